@@ -1,0 +1,5 @@
+import sys
+
+from isplab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,18 @@
+"""User-facing errors: one line that names the file, what is wrong and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class IsplabError(Exception):
+    """An error the CLI prints as one line (no traceback) before exiting non-zero."""
+
+
+class DataError(IsplabError):
+    """Bad or missing input data."""
+
+    def __init__(self, path: str | Path | None, problem: str, fix: str):
+        self.path, self.problem, self.fix = path, problem, fix
+        where = f"{path}: " if path is not None else ""
+        super().__init__(f"{where}{problem}. {fix}")
