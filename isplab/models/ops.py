@@ -6,6 +6,34 @@ import torch
 from torch import nn
 
 
+def _depth_to_space_nchw(x: torch.Tensor, block: int) -> torch.Tensor:
+    n, c, h, w = x.shape
+    c_out = c // (block * block)
+    x = x.reshape(n, block, block, c_out, h, w)
+    x = x.permute(0, 3, 4, 1, 5, 2)
+    return x.reshape(n, c_out, h * block, w * block)
+
+
+# Exported graphs carry depth_to_space as this opaque NHWC op: litert-torch lowers it to one TFLite
+# DEPTH_TO_SPACE (see isplab.export.lowerings) and the converter cancels the NCHW<->NHWC permutes
+# around it against the layout transposes of the convolutions. Any reshape/permute formulation would
+# instead reach the graph as RESHAPE/TRANSPOSE (rank 6, or several rank-4 ones), which the mobile GPU
+# delegate rejects or runs slowly.
+@torch.library.custom_op("isplab::depth_to_space_nhwc", mutates_args=())
+def depth_to_space_nhwc(x: torch.Tensor, block: int) -> torch.Tensor:
+    """TensorFlow ``tf.nn.depth_to_space`` on NHWC: ``(N, H, W, C * block**2)`` -> ``(N, H*b, W*b, C)``."""
+    n, h, w, c = x.shape
+    c_out = c // (block * block)
+    x = x.reshape(n, h, w, block, block, c_out).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(n, h * block, w * block, c_out).clone()  # custom ops may not return views
+
+
+@depth_to_space_nhwc.register_fake
+def _(x: torch.Tensor, block: int) -> torch.Tensor:
+    n, h, w, c = x.shape
+    return x.new_empty(n, h * block, w * block, c // (block * block))
+
+
 def depth_to_space(x: torch.Tensor, block: int = 2) -> torch.Tensor:
     """TensorFlow ``depth_to_space`` (DCR channel order) on NCHW tensors.
 
@@ -13,17 +41,19 @@ def depth_to_space(x: torch.Tensor, block: int = 2) -> torch.Tensor:
     channel ``c``. This differs from ``nn.PixelShuffle`` (CRD order, ``c * block**2 + by * block + bx``)
     and is what official TensorFlow models (MicroISP, PyNET-V2) use, so their weights import as-is.
 
+    Eager (training, inference) runs a reshape/permute. Under ``torch.export`` (what litert-torch
+    traces) it is ``permute -> isplab::depth_to_space_nhwc -> permute`` instead, with identical values,
+    so the exported TFLite graph holds a single ``DEPTH_TO_SPACE`` op and no tensor above rank 4.
+
     Args:
         x: ``(N, C * block**2, H, W)``.
 
     Returns:
         ``(N, C, H * block, W * block)``.
     """
-    n, c, h, w = x.shape
-    c_out = c // (block * block)
-    x = x.reshape(n, block, block, c_out, h, w)
-    x = x.permute(0, 3, 4, 1, 5, 2)
-    return x.reshape(n, c_out, h * block, w * block)
+    if torch.compiler.is_exporting():
+        return depth_to_space_nhwc(x.permute(0, 2, 3, 1), block).permute(0, 3, 1, 2)
+    return _depth_to_space_nchw(x, block)
 
 
 class DepthToSpace(nn.Module):

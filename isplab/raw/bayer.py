@@ -79,6 +79,25 @@ def unpack(packed: np.ndarray, cfa: CFA | str = CFA.RGGB) -> np.ndarray:
     return mosaic
 
 
+#: Colour-plane index (R=0, G=1, B=2) of each canonical packed channel ``(B, G_r, R, G_b)``.
+CANONICAL_RGB_INDEX = (2, 1, 0, 1)
+
+
+def mosaic_rgb(rgb: np.ndarray, cfa: CFA | str = CFA.RGGB) -> np.ndarray:
+    """Sample a full-colour image ``(..., 3, H, W)`` through a CFA -> mosaic ``(..., H, W)``.
+
+    Each photosite keeps only the colour its filter passes (what a sensor records); used to synthesise raw
+    data from RGB. ``H`` and ``W`` must be even.
+    """
+    if rgb.ndim < 3 or rgb.shape[-3] != 3:
+        raise ValueError(f"expected an RGB image (..., 3, H, W), got shape {rgb.shape}")
+    _check_mosaic(rgb[(0,) * (rgb.ndim - 2)])
+    mosaic = np.empty(rgb.shape[:-3] + rgb.shape[-2:], dtype=rgb.dtype)
+    for colour, (dy, dx) in zip(CANONICAL_RGB_INDEX, CFA.parse(cfa).offsets, strict=True):
+        mosaic[..., dy::2, dx::2] = rgb[..., colour, dy::2, dx::2]
+    return mosaic
+
+
 def normalize(raw: np.ndarray, black_level: float | np.ndarray, white_level: float) -> np.ndarray:
     """``(raw - black) / (white - black)`` clipped to [0, 1], as float32.
 

@@ -1,0 +1,25 @@
+"""A small classical reference ISP, one module per stage (as in fast-openISP): white balance, bilinear
+demosaic, colour matrix, tone. It works on the canonical packed layout of :mod:`isplab.raw.bayer`.
+
+>>> import torch
+>>> classic_isp(torch.full((1, 4, 4, 4), 0.2)).shape
+torch.Size([1, 3, 8, 8])
+"""
+
+from isplab.classic.color import apply_ccm
+from isplab.classic.demosaic import bilinear_demosaic
+from isplab.classic.pipeline import ClassicISP, classic_isp
+from isplab.classic.tone import srgb_degamma, srgb_gamma, tone_curve
+from isplab.classic.white_balance import apply_white_balance, grey_world_gains
+
+__all__ = [
+    "ClassicISP",
+    "apply_ccm",
+    "apply_white_balance",
+    "bilinear_demosaic",
+    "classic_isp",
+    "grey_world_gains",
+    "srgb_degamma",
+    "srgb_gamma",
+    "tone_curve",
+]

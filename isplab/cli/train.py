@@ -1,0 +1,53 @@
+"""``isplab train``: train a registered model from a recipe / YAML config."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from isplab.config import load_yaml
+from isplab.train.config import TrainConfig
+from isplab.train.recipes import load_train_config
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model (resumable)")
+    p.add_argument("--model", help="registered model name (default: the config's)")
+    p.add_argument("--data", help="dataset folder (UltraISP or Zurich layout); default: embedded data")
+    p.add_argument("--out", required=True, help="run directory (config.yml, checkpoints/, tb/)")
+    p.add_argument("--config", help="YAML config path or recipe name from configs/")
+    p.add_argument("--steps", type=int, help="total steps (stages rescaled proportionally)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--resume", action="store_true", help="continue RUNDIR/checkpoints/last.pt exactly")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def resolve_config(args: argparse.Namespace) -> TrainConfig:
+    saved = Path(args.out) / "config.yml"
+    if args.resume and args.config is None and saved.is_file():
+        cfg = load_yaml(TrainConfig, saved)
+    else:
+        cfg = load_train_config(args.config, args.model)
+    if args.model:
+        cfg = replace(cfg, model=args.model)
+    if args.data:
+        cfg = replace(cfg, data=replace(cfg.data, path=args.data))
+    if args.batch_size:
+        cfg = replace(cfg, data=replace(cfg.data, batch_size=args.batch_size))
+    if args.seed is not None:
+        cfg = replace(cfg, seed=args.seed)
+    if args.steps:
+        cfg = cfg.with_total_steps(args.steps)
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from isplab.train.engine import train
+
+    result = train(resolve_config(args), args.out, resume=args.resume, progress=not args.no_progress)
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if k in ("psnr", "ssim"))
+    print(f"trained {result.step} steps in {result.seconds:.1f}s -> {result.run_dir} ({shown})")
+    return 0

@@ -1,0 +1,27 @@
+"""Export: TFLite conversion, parity proof, mobile-GPU audit, inspection, and import of official TFLite weights.
+
+Attributes load lazily so ``import isplab.export`` stays cheap (the converter pulls in litert-torch).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> submodule that defines it
+_EXPORTS = {
+    "export_tflite": "convert", "ExportReport": "convert", "ExportError": "convert",
+    "convert_float": "convert",
+    "check_parity": "parity", "ParityReport": "parity", "ParityError": "parity", "Budgets": "parity",
+    "audit_tflite": "audit", "AuditReport": "audit",
+    "inspect_tflite": "tflite_info", "TfliteInfo": "tflite_info",
+    "import_tflite_weights": "tflite_weights", "load_tflite_model": "tflite_weights",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'isplab.export' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"isplab.export.{_EXPORTS[name]}"), name)

@@ -1,0 +1,236 @@
+"""Import the constant weights of an official TFLite model into an isplab model's state dict.
+
+The ``.tflite`` flatbuffer is read with the schema bundled in ``ai_edge_litert`` (no TensorFlow, no
+interpreter): operators come in execution order with their input/output tensor indices and options,
+constant tensors with their data. One *mapper* per architecture walks that graph and pairs its
+convolutions with the isplab modules, checking shapes, strides and padding on the way, so a mismatch
+in architecture fails loudly instead of loading shuffled weights.
+
+Layout conversions: TFLite ``CONV_2D`` filters are ``OHWI`` -> torch ``OIHW``; ``PRELU`` slopes are
+``(1, 1, C)`` -> ``(C,)``; biases are ``(C,)`` as in torch.
+
+Example::
+
+    model = create_model("microisp")
+    model.load_state_dict(import_tflite_weights("microisp", "MicroISP.tflite"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from ai_edge_litert import schema_py_generated as schema
+from torch import nn
+
+from isplab.errors import IsplabError
+from isplab.models.registry import create_model
+
+_OP_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+_TFL_TO_NP = {schema.TensorType.FLOAT32: np.float32, schema.TensorType.INT32: np.int32}
+
+
+@dataclass(frozen=True)
+class TfliteOp:
+    """One operator: its builtin name (``"CONV_2D"``), tensor indices and builtin options object."""
+
+    index: int
+    kind: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    options: object
+
+
+class TfliteGraph:
+    """The main subgraph of a ``.tflite`` file: operators in execution order and constant tensors."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        model = schema.ModelT.InitFromPackedBuf(bytearray(self.path.read_bytes()), 0)
+        graph = model.subgraphs[0]
+        # Builtin codes above 127 only live in ``builtinCode``; older files only fill the deprecated one.
+        codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+        self.ops = [
+            TfliteOp(i, _OP_NAMES[codes[o.opcodeIndex]], tuple(o.inputs), tuple(o.outputs), o.builtinOptions)
+            for i, o in enumerate(graph.operators)
+        ]
+        self.inputs, self.outputs = tuple(graph.inputs), tuple(graph.outputs)
+        self._tensors, self._buffers = graph.tensors, model.buffers
+        self._producer = {t: op for op in self.ops for t in op.outputs}
+        self._consumers: dict[int, list[TfliteOp]] = {}
+        for op in self.ops:
+            for t in op.inputs:
+                self._consumers.setdefault(t, []).append(op)
+
+    def name(self, tensor: int) -> str:
+        return self._tensors[tensor].name.decode()
+
+    def constant(self, tensor: int) -> np.ndarray:
+        """The data of constant ``tensor`` in its TFLite shape (raises if it is an activation)."""
+        t = self._tensors[tensor]
+        data = self._buffers[t.buffer].data
+        if data is None or len(data) == 0:
+            raise IsplabError(f"{self.path}: tensor {tensor} ({self.name(tensor)}) is not a constant")
+        return np.frombuffer(np.asarray(data, np.uint8).tobytes(), _TFL_TO_NP[t.type]).reshape(t.shape)
+
+    def producer(self, tensor: int) -> TfliteOp | None:
+        return self._producer.get(tensor)
+
+    def consumers(self, tensor: int) -> list[TfliteOp]:
+        return self._consumers.get(tensor, [])
+
+    def ancestors(self, tensor: int) -> list[TfliteOp]:
+        """Every operator ``tensor`` depends on, in execution order."""
+        seen: dict[int, TfliteOp] = {}
+        stack = [tensor]
+        while stack:
+            op = self.producer(stack.pop())
+            if op is not None and op.index not in seen:
+                seen[op.index] = op
+                stack.extend(op.inputs)
+        return [seen[i] for i in sorted(seen)]
+
+
+# ---- generic conv pairing --------------------------------------------------------------------------
+
+#: An isplab conv and the PReLU that follows it in the official graph (``None``: no PReLU).
+ConvSlot = tuple[str, nn.Conv2d, str | None]
+
+
+def _conv_state(graph: TfliteGraph, op: TfliteOp, name: str, conv: nn.Conv2d, prelu: str | None) -> dict:
+    """State-dict entries for one ``CONV_2D`` ``op`` mapped onto module ``name`` (and its PReLU)."""
+    where = f"{graph.path}: op {op.index} ({graph.name(op.outputs[0])}) -> {name}"
+    weight = graph.constant(op.inputs[1]).transpose(0, 3, 1, 2)  # OHWI -> OIHW
+    if tuple(weight.shape) != tuple(conv.weight.shape):
+        raise IsplabError(f"{where}: filter {weight.shape} does not fit {tuple(conv.weight.shape)}")
+    stride = (op.options.strideH, op.options.strideW)
+    if stride != tuple(conv.stride):
+        raise IsplabError(f"{where}: stride {stride} != {tuple(conv.stride)}")
+    # SAME on odd kernels at stride 1 is symmetric zero padding k//2 (at stride > 1 TF pads unevenly,
+    # which no torch padding reproduces); VALID is no padding.
+    same = op.options.padding == schema.Padding.SAME
+    want = tuple(k // 2 for k in conv.kernel_size) if same else (0, 0)
+    zero_pad = conv.padding_mode == "zeros" or want == (0, 0)
+    if want != tuple(conv.padding) or not zero_pad or (same and stride != (1, 1) and want != (0, 0)):
+        kind = "SAME" if same else "VALID"
+        raise IsplabError(f"{where}: TFLite {kind} != torch {conv.padding_mode} padding {conv.padding}")
+    state = {f"{name}.weight": weight, f"{name}.bias": graph.constant(op.inputs[2])}
+    nxt = graph.consumers(op.outputs[0])
+    has_prelu = len(nxt) == 1 and nxt[0].kind == "PRELU"
+    if has_prelu != (prelu is not None):
+        has = ("has", "has no") if has_prelu else ("has no", "has")
+        raise IsplabError(f"{where}: the file {has[0]} a PReLU after this conv, the model {has[1]}")
+    if prelu is not None:
+        state[f"{prelu}.weight"] = graph.constant(nxt[0].inputs[1]).reshape(-1)
+    return state
+
+
+def _pair_convs(graph: TfliteGraph, convs: list[TfliteOp], slots: list[ConvSlot], what: str) -> dict:
+    if len(convs) != len(slots):
+        raise IsplabError(f"{graph.path}: {what} has {len(convs)} convolutions, the model {len(slots)}")
+    state: dict = {}
+    for op, (name, conv, prelu) in zip(convs, slots, strict=True):
+        state.update(_conv_state(graph, op, name, conv, prelu))
+    return state
+
+
+# ---- per-architecture mappers ------------------------------------------------------------------------
+
+Mapper = Callable[[TfliteGraph, nn.Module], dict]
+_MAPPERS: dict[str, Mapper] = {}
+
+
+def register_mapper(*model_names: str) -> Callable[[Mapper], Mapper]:
+    """Register a ``(graph, model) -> state dict`` mapper for registered models ``model_names``."""
+
+    def deco(fn: Mapper) -> Mapper:
+        for name in model_names:
+            _MAPPERS[name] = fn
+        return fn
+
+    return deco
+
+
+def _microisp_slots(model: nn.Module, colour: int) -> list[ConvSlot]:
+    """The convs of colour branch ``colour`` in the official op order (stage by stage, block by block)."""
+    slots: list[ConvSlot] = []
+    for g, stage in enumerate(model.stages):
+        p = f"stages.{g}.{colour}"
+        branch = stage[colour]
+        for j in range(len(branch.convs)):
+            slots.append((f"{p}.convs.{j}", branch.convs[j], f"{p}.prelus.{j}"))
+            if str(j) in branch.attention:
+                a, att = f"{p}.attention.{j}", branch.attention[str(j)]
+                slots += [(f"{a}.convs.{k}", att.convs[k], f"{a}.prelus.{k}") for k in range(len(att.convs))]
+                slots += [(f"{a}.fc1", att.fc1, f"{a}.prelu_fc1"), (f"{a}.fc2", att.fc2, None)]
+        slots.append((f"{p}.out", branch.out, None))
+    return slots
+
+
+@register_mapper("microisp", "microisp_0.5")
+def _map_microisp(graph: TfliteGraph, model: nn.Module) -> dict:
+    """Official ``MicroISP.tflite``: the final CONCATENATION's inputs are the R, G, B branches.
+
+    Each branch is a chain (its skips add no convs), so its convs in execution order are the official
+    definition order; branches are told apart by which concat input they feed, not by file order.
+    """
+    (out,) = graph.outputs
+    concat = graph.producer(out)
+    if concat is None or concat.kind != "CONCATENATION" or len(concat.inputs) != 3:
+        raise IsplabError(f"{graph.path}: expected the output to be a concat of 3 colour planes")
+    state: dict = {}
+    for colour, plane in enumerate(concat.inputs):
+        ops = graph.ancestors(plane)
+        convs = [op for op in ops if op.kind == "CONV_2D"]
+        state.update(_pair_convs(graph, convs, _microisp_slots(model, colour), f"colour branch {colour}"))
+        # The head must be depth_to_space(tanh * 0.58 + 0.5, 2); check the constants the model hard-codes.
+        consts = [op for op in ops if op.kind in ("MUL", "ADD") and graph.producer(op.inputs[1]) is None]
+        scale = [graph.constant(op.inputs[1]) for op in consts if op.kind == "MUL"]
+        shift = [graph.constant(op.inputs[1]) for op in consts if op.kind == "ADD"]
+        if not (np.allclose(scale, 0.58) and np.allclose(shift, 0.5) and len(scale) == len(shift) == 1):
+            raise IsplabError(f"{graph.path}: colour {colour} head is not tanh * 0.58 + 0.5")
+    return state
+
+
+# ---- entry points -------------------------------------------------------------------------------------
+
+
+def tflite_mappers() -> list[str]:
+    """Model names with a TFLite weight mapper."""
+    return sorted(_MAPPERS)
+
+
+def import_tflite_weights(model_name: str, tflite_path: str | Path, model: nn.Module | None = None) -> dict:
+    """Read the weights of ``tflite_path`` into a state dict for registered model ``model_name``.
+
+    Args:
+        model_name: a name with a mapper (:func:`tflite_mappers`), e.g. ``"microisp"``.
+        tflite_path: a float32 ``.tflite`` of the same architecture.
+        model: the isplab model to map onto (built with default arguments if omitted).
+
+    Returns:
+        ``{name: torch.Tensor}`` covering every parameter of the model (``load_state_dict(strict=True)``).
+    """
+    if model_name not in _MAPPERS:
+        known = ", ".join(tflite_mappers())
+        raise IsplabError(f"no TFLite weight mapper for model {model_name!r}; known: {known}")
+    path = Path(tflite_path)
+    if not path.is_file():
+        raise IsplabError(f"{path}: no such TFLite file")
+    model = create_model(model_name) if model is None else model
+    state = _MAPPERS[model_name](TfliteGraph(path), model)
+    expected = set(model.state_dict())
+    if set(state) != expected:
+        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+        raise IsplabError(f"{path}: mapping for {model_name} incomplete (missing {missing}, extra {extra})")
+    return {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in state.items()}  # writable copies
+
+
+def load_tflite_model(model_name: str, tflite_path: str | Path) -> nn.Module:
+    """``create_model(model_name)`` with the weights of ``tflite_path`` loaded, in eval mode."""
+    model = create_model(model_name)
+    model.load_state_dict(import_tflite_weights(model_name, tflite_path, model))
+    return model.eval()

@@ -1,0 +1,178 @@
+"""CHannel Team (report section 4.11, Fig. 13): GaUss-DWT, a three-path raw-to-RGB network.
+
+The challenge TFLite "Failed" on the phone GPU. This version keeps to GPU-delegate ops: rank-4 tensors,
+fixed filters and Haar DWT/IDWT as plain convs (plus depth_to_space), channel attention by mean pooling.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from isplab.models.blocks import HaarDWT, HaarIDWT, ResidualBlock, ResidualGroup
+from isplab.models.ops import depth_to_space
+from isplab.models.registry import register_model
+
+
+def _rcab(channels: int) -> ResidualBlock:
+    return ResidualBlock(channels, attention=True)
+
+
+class FixedFilter(nn.Module):
+    """Fixed (non-trainable) depthwise filter bank: each input channel -> ``len(kernels)`` channels.
+
+    ``(N, C, H, W) -> (N, C * K, H, W)``, output channel ``c * K + k`` = kernel ``k`` on channel ``c``.
+    """
+
+    def __init__(self, channels: int, kernels: torch.Tensor):
+        super().__init__()
+        k, size, _ = kernels.shape
+        self.groups = channels
+        self.padding = size // 2
+        self.out_channels = channels * k
+        self.register_buffer("weight", kernels.repeat(channels, 1, 1).unsqueeze(1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # zero padding: plain CONV_2D padding (replicate padding has no GPU-delegate op)
+        return F.conv2d(x, self.weight, padding=self.padding, groups=self.groups)
+
+
+def gauss_kernel(size: int = 5, sigma: float = 1.0) -> torch.Tensor:
+    """Normalised 2-D Gaussian, shape ``(1, size, size)``."""
+    r = torch.arange(size, dtype=torch.float32) - size // 2
+    g = torch.exp(-(r**2) / (2 * sigma**2))
+    g2 = torch.outer(g, g)
+    return (g2 / g2.sum()).unsqueeze(0)
+
+
+def sobel_kernels() -> torch.Tensor:
+    """Sobel x and y kernels, shape ``(2, 3, 3)``."""
+    gx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+    return torch.stack([gx, gx.t()])
+
+
+class FilterPath(nn.Sequential):
+    """Fixed filter, two 3x3 convs (ReLU between), one residual channel attention block."""
+
+    def __init__(self, head: nn.Module, in_channels: int, channels: int):
+        super().__init__(
+            head,
+            nn.Conv2d(in_channels, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            _rcab(channels),
+        )
+
+
+class DWTPath(nn.Module):
+    """Simplified MW-ISPNet: a wavelet UNet with RCABs where MW-ISPNet has residual groups.
+
+    Level 0 works at packed resolution with ``widths[0]`` channels; each further level is Haar DWT (4x
+    channels, half size) + 3x3 conv to ``widths[l]`` + ``blocks`` RCABs. Going up: 3x3 conv to
+    ``4 * widths[l-1]``, Haar IDWT, add the encoder skip, ``blocks`` RCABs. Sides must be multiples of
+    ``2 ** (len(widths) - 1)``.
+    """
+
+    def __init__(self, in_channels: int = 4, widths: tuple[int, ...] = (64, 128, 256, 512), blocks: int = 1):
+        super().__init__()
+        self.dwt, self.idwt = HaarDWT(), HaarIDWT()
+        self.head = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, padding=1), _rcab(widths[0]))
+        self.downs = nn.ModuleList(
+            [
+                nn.Sequential(nn.Conv2d(4 * c_in, c, 3, padding=1), *[_rcab(c) for _ in range(blocks)])
+                for c_in, c in zip(widths[:-1], widths[1:], strict=True)
+            ]
+        )
+        self.ups = nn.ModuleList(
+            [
+                nn.Conv2d(c_in, 4 * c, 3, padding=1)
+                for c_in, c in zip(widths[:0:-1], widths[-2::-1], strict=True)
+            ]
+        )
+        self.refines = nn.ModuleList(
+            [nn.Sequential(*[_rcab(c) for _ in range(blocks)]) for c in widths[-2::-1]]
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.head(x)
+        skips = [y]
+        for down in self.downs:
+            y = down(self.dwt(y))
+            skips.append(y)
+        skips.pop()
+        for up, refine in zip(self.ups, self.refines, strict=True):
+            y = refine(self.idwt(up(y)) + skips.pop())
+        return y
+
+
+class GaussDWT(nn.Module):
+    """Basic, filter (Gauss, Sobel) and DWT paths -> concat -> 1x1 conv -> RCA group -> 4 convs -> d2s.
+
+    Input ``(N, 4, h, w)`` with ``h, w`` divisible by ``2 ** (len(dwt_widths) - 1)``; output
+    ``(N, 3, 2h, 2w)`` (linear).
+    """
+
+    def __init__(
+        self,
+        channels: int = 64,
+        dwt_widths: tuple[int, ...] = (64, 128, 256, 512),
+        dwt_blocks: int = 1,
+        merge_channels: int = 128,
+        merge_blocks: int = 16,
+    ):
+        super().__init__()
+        self.multiple = 2 ** (len(dwt_widths) - 1)
+        self.basic = nn.Sequential(
+            nn.Conv2d(4, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            _rcab(channels),
+        )
+        gauss, sobel = FixedFilter(4, gauss_kernel()), FixedFilter(4, sobel_kernels())
+        self.gauss = FilterPath(gauss, gauss.out_channels, channels)
+        self.sobel = FilterPath(sobel, sobel.out_channels, channels)
+        self.dwt = DWTPath(4, tuple(dwt_widths), dwt_blocks)
+        self.merge = nn.Sequential(
+            nn.Conv2d(3 * channels + dwt_widths[0], merge_channels, 1),
+            ResidualGroup(merge_channels, merge_blocks, attention=True),
+        )
+        c = merge_channels
+        self.tail = nn.Sequential(
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, 3 * 4, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        if h % self.multiple or w % self.multiple:
+            raise ValueError(
+                f"gaussdwt needs packed height and width divisible by {self.multiple} (got {h}x{w}); "
+                f"crop the raw image to a multiple of {2 * self.multiple} pixels"
+            )
+        paths = [self.basic(x), self.gauss(x), self.sobel(x), self.dwt(x)]
+        return depth_to_space(self.tail(self.merge(torch.cat(paths, dim=1))), 2)
+
+
+@register_model
+def gaussdwt(
+    channels: int = 64,
+    dwt_widths: tuple[int, ...] = (64, 128, 256, 512),
+    dwt_blocks: int = 1,
+    merge_channels: int = 128,
+    merge_blocks: int = 16,
+) -> nn.Module:
+    """CHannel Team GaUss-DWT: basic, Gauss/Sobel filter and wavelet (MW-ISPNet-lite) paths, RCA group merge.
+
+    Report section 4.11 gives the paths and their layer types; widths and depths are not given.
+    Assumed: 64-channel basic/filter paths, a 5x5 sigma-1 Gaussian and Sobel x/y as fixed depthwise
+    filters, a 4-level wavelet path (64/128/256/512, one RCAB per level and side, additive
+    skips as MWCNN), a 1x1 fusion to 128 channels and a 16-RCAB group; depths chosen for Table 1
+    (102 MB): 26.0M params, 104.0 MB fp32. GPU-exportable (rank 4, fixed convs). Packed sides: multiples of 8.
+    """
+    return GaussDWT(channels, tuple(dwt_widths), dwt_blocks, merge_channels, merge_blocks)

@@ -1,0 +1,70 @@
+"""Checkpoints: one torch file per save, written atomically (temp file + rename).
+
+A checkpoint is a dict with ``model_name``, ``model_kwargs``, ``model`` (state dict) and, for training
+runs, ``step``, ``optimizer``, ``scheduler``, ``rng`` and ``config``. Weights-only checkpoints (e.g. from
+``isplab import``) carry just the first three.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from isplab.errors import IsplabError
+from isplab.models import create_model
+
+
+def atomic_write_bytes(path: str | Path, write: Any) -> Path:
+    """Call ``write(file_object)`` on a temp file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Save ``state`` atomically: a crash mid-write never leaves a truncated checkpoint behind."""
+    return atomic_write_bytes(path, lambda f: torch.save(state, f))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise IsplabError(f"{path}: checkpoint not found. Pass the .pt file written by `isplab train` "
+                          "(RUNDIR/checkpoints/last.pt or best.pt) or by `isplab import`")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for corrupt files
+        raise IsplabError(f"{path}: not a readable isplab checkpoint ({exc.__class__.__name__}). "
+                          "Re-export or re-train it") from None
+    if not isinstance(state, dict) or "model_name" not in state or "model" not in state:
+        raise IsplabError(f"{path}: not an isplab checkpoint (no model_name/model keys). "
+                          "Convert foreign weights with `isplab import`")
+    return state
+
+
+def model_checkpoint(model_name: str, model_kwargs: dict[str, Any], model: nn.Module) -> dict[str, Any]:
+    """A weights-only checkpoint dict."""
+    return {"model_name": model_name, "model_kwargs": dict(model_kwargs), "model": model.state_dict()}
+
+
+def load_model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Build the checkpoint's model, load its weights, and return ``(model in eval mode, checkpoint)``."""
+    state = load_checkpoint(path)
+    model = create_model(state["model_name"], **state.get("model_kwargs", {}))
+    model.load_state_dict(state["model"])
+    return model.eval(), state

@@ -1,0 +1,38 @@
+"""Shared test fixtures.
+
+``shared_dir``: the read-only ``../shared`` tree beside the checkout (peers' models, real raw frames).
+Tests that need it are skipped when it is absent, except under ``CI=true``, where a missing tree is a
+failure: CI must run the parity tests, not silently skip them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def require_shared(*parts: str) -> Path:
+    """``SHARED_DIR / parts``; skip the calling test if it is missing (fail under ``CI=true``)."""
+    path = SHARED_DIR.joinpath(*parts)
+    if not path.exists():
+        msg = f"shared test data not found: {path}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{msg} (CI=true: shared data is required)")
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """The ``../shared`` directory (skips, or fails under ``CI=true``, when absent)."""
+    return require_shared()
+
+
+@pytest.fixture
+def shared_file():
+    """Factory ``shared_file("peers", "x.tflite") -> Path`` with the same skip/fail rule per file."""
+    return require_shared

@@ -1,0 +1,149 @@
+"""Bayer packing, phases, normalisation and CFA-consistent augmentation (isplab.raw.bayer)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from isplab.raw.bayer import (
+    CFA,
+    DIHEDRAL,
+    augment_pair,
+    black_level_map,
+    mosaic_cfa_after,
+    mosaic_rgb,
+    normalize,
+    pack,
+    unpack,
+)
+
+PHASES = [c.value for c in CFA]
+
+
+def official_pack(raw: np.ndarray) -> np.ndarray:
+    """The challenge loaders' slicing (PyNET / MicroISP ``extract_bayer_channels``), channels first."""
+    ch_b, ch_gb, ch_r, ch_gr = raw[1::2, 1::2], raw[0::2, 1::2], raw[0::2, 0::2], raw[1::2, 0::2]
+    return np.dstack((ch_b, ch_gb, ch_r, ch_gr)).transpose(2, 0, 1)
+
+
+def mosaic_from_planes(planes: dict[str, np.ndarray], cfa: str) -> np.ndarray:
+    """Build a mosaic from colour planes ``R``, ``Gr`` (green on red rows), ``Gb``, ``B`` without bayer.py."""
+    h, w = planes["R"].shape
+    mosaic = np.zeros((2 * h, 2 * w), dtype=planes["R"].dtype)
+    tile = np.array(list(cfa)).reshape(2, 2)
+    for dy in range(2):
+        for dx in range(2):
+            letter = tile[dy, dx]
+            if letter == "G":
+                letter = "Gr" if "R" in tile[dy] else "Gb"
+            mosaic[dy::2, dx::2] = planes[letter]
+    return mosaic
+
+
+def dihedral(image: np.ndarray, index: int) -> np.ndarray:
+    """Transform the last two axes like ``DIHEDRAL[index]``: transpose, then flip rows, then columns."""
+    transpose, flip_v, flip_h = DIHEDRAL[index]
+    if transpose:
+        image = np.swapaxes(image, -1, -2)
+    if flip_v:
+        image = image[..., ::-1, :]
+    if flip_h:
+        image = image[..., ::-1]
+    return image
+
+
+def phase_after(cfa: str, index: int, shape: tuple[int, int]) -> str:
+    """The CFA phase of the transformed mosaic, read off a transformed mosaic of letters."""
+    letters = np.tile(np.array(list(cfa)).reshape(2, 2), (shape[0] // 2, shape[1] // 2))
+    return "".join(dihedral(letters, index)[:2, :2].ravel())
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+def test_pack_equals_official_slicing(rng):
+    raw = rng.integers(0, 1024, (8, 12), dtype=np.uint16)
+    np.testing.assert_array_equal(pack(raw, "RGGB"), official_pack(raw))
+    np.testing.assert_array_equal(pack(raw), official_pack(raw))  # RGGB is the default
+
+
+@pytest.mark.parametrize("cfa", PHASES)
+def test_every_phase_packs_to_the_same_colours(rng, cfa):
+    planes = {k: rng.integers(0, 1024, (3, 5), dtype=np.uint16) for k in ("R", "Gr", "Gb", "B")}
+    packed = pack(mosaic_from_planes(planes, cfa), cfa)
+    np.testing.assert_array_equal(packed, np.stack([planes["B"], planes["Gr"], planes["R"], planes["Gb"]]))
+
+
+@pytest.mark.parametrize("cfa", PHASES)
+def test_unpack_round_trip(rng, cfa):
+    mosaic = rng.random((6, 10)).astype(np.float32)
+    np.testing.assert_array_equal(unpack(pack(mosaic, cfa), cfa), mosaic)
+    packed = rng.random((4, 3, 5))
+    np.testing.assert_array_equal(pack(unpack(packed, cfa), cfa), packed)
+
+
+@pytest.mark.parametrize("cfa", PHASES)
+def test_mosaic_rgb_samples_each_site_colour(rng, cfa):
+    rgb = rng.random((2, 3, 6, 8)).astype(np.float32)  # batched
+    mosaic = mosaic_rgb(rgb, cfa)
+    assert mosaic.shape == (2, 6, 8)
+    tile = np.array(list(cfa)).reshape(2, 2)
+    for dy in range(2):  # each site keeps the colour its filter passes
+        for dx in range(2):
+            colour = "RGB".index(tile[dy, dx])
+            np.testing.assert_array_equal(mosaic[:, dy::2, dx::2], rgb[:, colour, dy::2, dx::2])
+
+
+@pytest.mark.parametrize("cfa", PHASES)
+@pytest.mark.parametrize("index", range(8))
+def test_augment_pair_equals_packing_the_transformed_mosaic(rng, cfa, index):
+    mosaic = rng.integers(0, 1024, (8, 8), dtype=np.uint16)  # square so transposes keep the shape
+    target = rng.random((3, 8, 8)).astype(np.float32)
+    packed, aug_target = augment_pair(pack(mosaic, cfa), target, index)
+    new_mosaic = dihedral(mosaic, index)
+    new_cfa = phase_after(cfa, index, mosaic.shape)
+    assert mosaic_cfa_after(cfa, index, mosaic.shape) == CFA.parse(new_cfa)
+    np.testing.assert_array_equal(packed, pack(np.ascontiguousarray(new_mosaic), new_cfa))
+    np.testing.assert_array_equal(aug_target, dihedral(target, index))
+    assert packed.flags.c_contiguous and aug_target.flags.c_contiguous
+
+
+def test_dihedral_group_has_eight_distinct_elements(rng):
+    image = rng.random((1, 4, 4))
+    outputs = {augment_pair(np.repeat(image, 4, 0), image, k)[1].tobytes() for k in range(8)}
+    assert len(outputs) == 8
+    np.testing.assert_array_equal(augment_pair(np.repeat(image, 4, 0), image, 0)[1], image)
+
+
+def test_normalize_clips_and_scales():
+    raw = np.array([[0, 64], [600, 1100]], dtype=np.uint16)
+    out = normalize(raw, 64, 1020)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, [[0, 0], [(600 - 64) / 956, 1]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("cfa", PHASES)
+def test_per_channel_black_level(cfa):
+    black = (10.0, 20.0, 30.0, 40.0)  # canonical B, G_r, R, G_b
+    black_map = black_level_map((4, 6), cfa, black)
+    per_channel = np.reshape(black, (4, 1, 1))
+    np.testing.assert_array_equal(pack(black_map, cfa), np.broadcast_to(per_channel, (4, 2, 3)))
+    raw = black_map + 100
+    packed = pack(normalize(raw, black_map, 1000), cfa)
+    expected = 100 / (1000 - per_channel)
+    np.testing.assert_allclose(packed, np.broadcast_to(expected, (4, 2, 3)), rtol=1e-6)
+
+
+def test_bad_inputs_raise_value_errors():
+    with pytest.raises(ValueError, match="even"):
+        pack(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="2-D"):
+        pack(np.zeros((2, 4, 4)))
+    with pytest.raises(ValueError, match="unknown CFA"):
+        CFA.parse("RGBX")
+    with pytest.raises(ValueError, match="exceed"):
+        normalize(np.zeros((2, 2)), 100, 50)
+    with pytest.raises(ValueError, match="RGB"):
+        mosaic_rgb(np.zeros((4, 4, 3)))

@@ -1,0 +1,145 @@
+"""isplab.metrics against scikit-image (SSIM, PSNR) and pytorch-msssim (MS-SSIM) on real photos."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import pytorch_msssim
+import skimage.data
+import torch
+from scipy.ndimage import gaussian_filter
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from isplab.errors import IsplabError
+from isplab.metrics import MetricAccumulator, ms_ssim, psnr, ssim
+
+PHOTOS = ("astronaut", "chelsea", "coffee")
+DISTORTIONS = ("noise", "blur", "noise+blur")
+
+
+def photo(name: str) -> np.ndarray:
+    """A real RGB photo (H, W, 3) as float64 in [0, 1]."""
+    return getattr(skimage.data, name)().astype(np.float64) / 255.0
+
+
+def distort(img: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
+    out = img
+    if "noise" in kind:
+        out = out + np.random.default_rng(seed).normal(0.0, 0.05, img.shape)
+    if "blur" in kind:
+        out = gaussian_filter(out, sigma=(1.5, 1.5, 0))
+    return np.clip(out, 0.0, 1.0)
+
+
+def to_tensor(img: np.ndarray, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """(H, W, 3) numpy -> (1, 3, H, W) torch."""
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(dtype)
+
+
+@pytest.fixture(scope="module", params=[(p, d) for p in PHOTOS for d in DISTORTIONS], ids=str)
+def pair(request) -> tuple[np.ndarray, np.ndarray]:
+    name, kind = request.param
+    ref = photo(name)
+    return distort(ref, kind), ref
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_ssim_matches_skimage(pair, dtype):
+    pred, target = pair
+    expected = structural_similarity(pred, target, data_range=1.0, channel_axis=2)
+    got = ssim(to_tensor(pred, dtype), to_tensor(target, dtype)).item()
+    assert abs(got - expected) < 1e-4
+    if dtype == torch.float64:  # same arithmetic as scikit-image: agreement to rounding
+        assert abs(got - expected) < 1e-8
+
+
+def test_psnr_matches_skimage(pair):
+    pred, target = pair
+    expected = peak_signal_noise_ratio(target, pred, data_range=1.0)
+    assert abs(psnr(to_tensor(pred), to_tensor(target)).item() - expected) < 1e-5
+    pred32, target32 = to_tensor(pred, torch.float32), to_tensor(target, torch.float32)
+    assert abs(psnr(pred32, target32).item() - expected) < 1e-4
+
+
+def test_batch_metrics_are_per_image_means():
+    """Official protocol: score each image, then average (not one PSNR of the pooled MSE)."""
+    size = 256
+    targets = [photo(n)[:size, :size] for n in PHOTOS]
+    preds = [distort(t, k, seed=i) for i, (t, k) in enumerate(zip(targets, DISTORTIONS, strict=True))]
+    batch_p = torch.cat([to_tensor(p) for p in preds])
+    batch_t = torch.cat([to_tensor(t) for t in targets])
+
+    pairs = list(zip(preds, targets, strict=True))
+    psnrs = [peak_signal_noise_ratio(t, p, data_range=1.0) for p, t in pairs]
+    ssims = [structural_similarity(p, t, data_range=1.0, channel_axis=2) for p, t in pairs]
+
+    np.testing.assert_allclose(psnr(batch_p, batch_t, reduction="none").numpy(), psnrs, atol=1e-5)
+    np.testing.assert_allclose(ssim(batch_p, batch_t, reduction="none").numpy(), ssims, atol=1e-8)
+    assert psnr(batch_p, batch_t).item() == pytest.approx(np.mean(psnrs), abs=1e-5)
+    assert ssim(batch_p, batch_t).item() == pytest.approx(np.mean(ssims), abs=1e-8)
+    pooled = 10 * math.log10(1.0 / np.mean([((p - t) ** 2).mean() for p, t in pairs]))
+    assert abs(psnr(batch_p, batch_t).item() - pooled) > 1e-3  # the two protocols really differ here
+
+
+def test_identical_images():
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert ssim(x, x).item() == pytest.approx(1.0, abs=1e-6)
+    assert math.isinf(psnr(x, x).item())
+    assert psnr(x[0], x[0] * 0.5).ndim == 0  # a single (C, H, W) image is accepted
+
+
+def test_ssim_is_differentiable():
+    target = to_tensor(photo("astronaut")[:64, :64], torch.float32)
+    pred = (target + 0.05 * torch.randn_like(target)).clamp(0, 1).requires_grad_(True)
+    ssim(pred, target).backward()
+    assert pred.grad is not None and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+
+
+def test_ms_ssim_matches_pytorch_msssim():
+    target = to_tensor(photo("coffee")[:200, :200], torch.float32)
+    pred = to_tensor(distort(photo("coffee")[:200, :200], "noise+blur"), torch.float32)
+    expected = pytorch_msssim.ms_ssim(pred, target, data_range=1.0)
+    assert ms_ssim(pred, target).item() == pytest.approx(expected.item(), abs=1e-6)
+    assert ms_ssim(pred, pred).item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_ms_ssim_small_images_clear_error_or_smaller_window():
+    x = torch.rand(1, 3, 128, 128)
+    with pytest.raises(IsplabError, match="160 px"):
+        ms_ssim(x, x)
+    assert ms_ssim(x, x, win_size=7).item() == pytest.approx(1.0, abs=1e-5)  # needs > 96 px
+
+
+@pytest.mark.parametrize("fn", [psnr, ssim, ms_ssim])
+def test_bad_inputs(fn):
+    with pytest.raises(IsplabError, match="shape"):
+        fn(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
+    with pytest.raises(IsplabError):
+        fn(torch.rand(3, 8), torch.rand(3, 8))
+
+
+def test_ssim_too_small_for_window():
+    with pytest.raises(IsplabError, match="win_size"):
+        ssim(torch.rand(1, 3, 5, 5), torch.rand(1, 3, 5, 5))
+
+
+def test_metric_accumulator_over_batches():
+    targets = torch.cat([to_tensor(photo(n)[:96, :96], torch.float32) for n in PHOTOS])
+    noise = torch.randn(targets.shape, generator=torch.Generator().manual_seed(1))
+    preds = (targets + 0.03 * noise).clamp(0, 1)
+    acc = MetricAccumulator()
+    acc.update(preds[:2], targets[:2])
+    acc.update(preds[2], targets[2])  # a single image counts as one
+    result = acc.compute()
+    assert result["count"] == 3 == acc.count
+    assert result["psnr"] == pytest.approx(psnr(preds, targets).item(), abs=1e-5)
+    assert result["ssim"] == pytest.approx(ssim(preds, targets).item(), abs=1e-6)
+    acc.reset()
+    assert acc.count == 0 and math.isnan(acc.compute()["psnr"])
+
+
+def test_metric_accumulator_unknown_metric():
+    with pytest.raises(IsplabError, match="psnr"):
+        MetricAccumulator(("lpips",))
