@@ -25,10 +25,45 @@ class BenchError(Exception):
     """A user-facing failure (bad file, bad size); ``isplab.bench`` turns it into ``IsplabError``."""
 
 
+def _proc_status_mb(field: str) -> float | None:
+    """``VmHWM`` / ``VmRSS`` of this process from ``/proc/self/status`` in MB (None off Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
 def rss_peak_mb() -> float:
-    """This process's RSS high-water mark in MB (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
+    """This process's RSS high-water mark in MB.
+
+    Linux: ``VmHWM``, the peak of the current address space. Not ``ru_maxrss``: that one survives
+    ``exec``, so a benchmark subprocess started by a parent holding GBs would inherit the parent's peak
+    and report 0 MB for any smaller model. Elsewhere ``ru_maxrss`` (KiB on Linux, bytes on macOS).
+    """
+    hwm = _proc_status_mb("VmHWM")
+    if hwm is not None:
+        return hwm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def start_memory_window() -> tuple[float, bool]:
+    """Reset the RSS high-water mark to the current RSS if the OS allows it (Linux ``clear_refs`` 5),
+    and return ``(baseline MB, was_reset)``. Without a reset the later peak minus this baseline is only
+    a lower bound when the process peaked higher before."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        rss = _proc_status_mb("VmRSS")
+        if rss is not None:
+            return rss, True
+    except OSError:
+        pass
+    return rss_peak_mb(), False
 
 
 def summarize(times_ms: list[float]) -> dict[str, Any]:
@@ -132,7 +167,7 @@ def time_loop(fn: Callable[[], float], runs: int, warmup: int) -> list[float]:
 def bench_tflite_dict(path: str, input_size: list[int] | None, threads: int, runs: int, warmup: int,
                       memory_method: str) -> dict[str, Any]:
     """Benchmark one ``.tflite`` in this process and return the BenchResult fields as a dict."""
-    base = rss_peak_mb()
+    base, reset = start_memory_window()
     runner = TfliteRunner(path, tuple(input_size) if input_size else None, threads)
     times = time_loop(runner.time_once, runs, warmup)
     peak = rss_peak_mb()
@@ -141,7 +176,8 @@ def bench_tflite_dict(path: str, input_size: list[int] | None, threads: int, run
         "threads": threads, "runs": runs, "warmup": warmup,
         "input_shape": runner.input_shape, "output_shape": runner.output_shape,
         **summarize(times),
-        "peak_mem_mb": peak - base, "process_peak_rss_mb": peak, "memory_method": memory_method,
+        "peak_mem_mb": peak - base, "process_peak_rss_mb": peak,
+        "memory_method": _method(memory_method, reset),
         "file_size_bytes": runner.path.stat().st_size, "params": None,
         "op_counts": runner.op_counts, "profile": None,
     }
@@ -152,7 +188,7 @@ def bench_torch_dict(model: Any, name: str, input_size: list[int], threads: int,
     """Benchmark a torch module (eval, inference mode, CPU) and return the BenchResult fields."""
     import torch
 
-    base = rss_peak_mb()
+    base, reset = start_memory_window()
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -178,10 +214,16 @@ def bench_torch_dict(model: Any, name: str, input_size: list[int], threads: int,
         "threads": threads, "runs": runs, "warmup": warmup,
         "input_shape": list(x.shape), "output_shape": once.shape,  # type: ignore[attr-defined]
         **summarize(times),
-        "peak_mem_mb": peak - base, "process_peak_rss_mb": peak, "memory_method": memory_method,
+        "peak_mem_mb": peak - base, "process_peak_rss_mb": peak,
+        "memory_method": _method(memory_method, reset),
         "file_size_bytes": file_size, "params": sum(p.numel() for p in model.parameters()),
         "op_counts": None, "profile": ops,
     }
+
+
+def _method(where: str, reset: bool) -> str:
+    """``subprocess``, ``in-process (peak reset)`` or ``in-process (lower bound)``."""
+    return where if where == "subprocess" else f"in-process ({'peak reset' if reset else 'lower bound'})"
 
 
 def _torch_profile(model: Any, x: Any, top: int = 15) -> list[dict[str, Any]]:

@@ -3,12 +3,15 @@
 Timing: ``warmup`` untimed runs, then ``runs`` timed runs of inference alone (``invoke()`` / ``forward``)
 on one random input set beforehand; statistics are over the timed runs.
 
-Memory: by default each benchmark runs in a fresh Python subprocess (``isolate=True``) and reports
-``peak_mem_mb`` = the subprocess's RSS high-water mark after the runs minus the same mark just before the
-model was loaded, plus ``process_peak_rss_mb`` (the whole subprocess, interpreter and libraries
-included). In-process (``isolate=False``, or a torch module object) the same delta is only a *lower
-bound*: ``ru_maxrss`` never decreases, so anything that peaked earlier in the process hides the model's
-own peak. ``memory_method`` records which one you got.
+Memory: ``peak_mem_mb`` is the growth of the RSS high-water mark from just before the model is loaded
+to the end of the timed runs: what the model needs on top of Python and the runtime libraries.
+``process_peak_rss_mb`` is the whole (sub)process's peak. By default each benchmark runs in a fresh
+Python subprocess (``isolate=True``), which also keeps the caller's threads and allocations out of the
+timings. On Linux the peak is ``VmHWM``, reset to the current RSS before loading
+(``/proc/self/clear_refs``), so in-process figures are exact too (``memory_method`` "in-process (peak
+reset)"); without that reset an in-process figure is only a lower bound (a higher earlier peak hides the
+model's), flagged "in-process (lower bound)". ``ru_maxrss`` is not used on Linux: it survives ``exec``,
+so a subprocess would inherit its parent's peak.
 
 Op-level profile: the LiteRT Python interpreter (ai-edge-litert 2.3) exposes no profiler -- its
 ``Interpreter`` has no profiling hooks and ``CompiledModel`` none either -- so ``bench_tflite`` reports
@@ -60,7 +63,7 @@ class BenchResult:
     times_ms: list[float]
     peak_mem_mb: float | None  #: RSS high-water mark growth while loading + running the model
     process_peak_rss_mb: float | None
-    memory_method: str  #: ``subprocess``, ``in-process (lower bound)`` or ``not measured (...)``
+    memory_method: str  #: ``subprocess``, ``in-process (peak reset|lower bound)``, ``not measured (...)``
     file_size_bytes: int | None
     params: int | None = None
     op_counts: dict[str, int] | None = None  #: static op histogram of a .tflite (not timings)
@@ -132,7 +135,7 @@ def bench_tflite(path: str | Path, input_size: tuple[int, int] | None = DEFAULT_
                                                     "threads": threads, "runs": runs, "warmup": warmup}))
     try:
         return BenchResult.from_dict(core.bench_tflite_dict(str(path), size, threads, runs, warmup,
-                                                            "in-process (lower bound)"))
+                                                            "in-process"))
     except core.BenchError as exc:
         raise IsplabError(str(exc)) from None
 
@@ -142,8 +145,8 @@ def bench_torch(model_or_ckpt: nn.Module | str | Path, input_size: tuple[int, in
                 isolate: bool = True) -> BenchResult:
     """Time an eager torch model on CPU (``torch.set_num_threads(threads)``, inference mode).
 
-    ``model_or_ckpt`` is an ``nn.Module`` (measured in this process: memory is a lower bound) or an
-    isplab checkpoint path (measured in a subprocess when ``isolate``). ``profile=True`` adds a
+    ``model_or_ckpt`` is an ``nn.Module`` (measured in this process) or an isplab checkpoint path
+    (measured in a subprocess when ``isolate``). ``profile=True`` adds a
     ``torch.profiler`` op table from one extra forward pass.
     """
     _check_counts(threads, runs, warmup)
@@ -154,7 +157,7 @@ def bench_torch(model_or_ckpt: nn.Module | str | Path, input_size: tuple[int, in
     if isinstance(model_or_ckpt, nn.Module):
         return BenchResult.from_dict(core.bench_torch_dict(model_or_ckpt, type(model_or_ckpt).__name__, size,
                                                            threads, runs, warmup, profile,
-                                                           "in-process (lower bound)", None))
+                                                           "in-process", None))
     path = Path(model_or_ckpt)
     if isolate:
         return BenchResult.from_dict(_run_isolated({"kind": "torch", "path": str(path), "input_size": size,
@@ -165,7 +168,7 @@ def bench_torch(model_or_ckpt: nn.Module | str | Path, input_size: tuple[int, in
     model, state = load_model_from_checkpoint(path)
     name = f"{state['model_name']} ({path})"
     return BenchResult.from_dict(core.bench_torch_dict(model, name, size, threads, runs, warmup, profile,
-                                                       "in-process (lower bound)", path.stat().st_size))
+                                                       "in-process", path.stat().st_size))
 
 
 def bench_tflite_interleaved(paths: dict[str, str | Path],

@@ -1,4 +1,4 @@
-"""Typed configs: dataclasses loaded from YAML/dicts, where an unknown key is an error, not a silent default."""
+"""Typed configs: dataclasses loaded from YAML or dicts; an unknown key is an error, not a silent default."""
 
 from __future__ import annotations
 

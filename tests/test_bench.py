@@ -64,6 +64,21 @@ def test_bench_tflite_resized_in_process(tiny_tflite):
     assert r.memory_method.startswith("in-process")
 
 
+def test_memory_peak_is_the_models_own(tiny_tflite):
+    """A big, freed allocation in this process must not leak into either measurement."""
+    from isplab._bench_worker import rss_peak_mb
+
+    block = bytearray(256 * 2**20)
+    block[:: 4096] = b"1" * len(block[:: 4096])  # touch every page so it counts in RSS
+    del block
+    parent_peak = rss_peak_mb()
+    child = bench_tflite(tiny_tflite, None, threads=1, runs=1, warmup=0)
+    assert child.process_peak_rss_mb < parent_peak - 200  # not inherited from this process
+    here = bench_tflite(tiny_tflite, None, threads=1, runs=1, warmup=0, isolate=False)
+    if here.memory_method == "in-process (peak reset)":  # Linux
+        assert 0 <= here.peak_mem_mb < 64
+
+
 def test_bench_interleaved(tiny_tflite):
     out = bench_tflite_interleaved({"a": tiny_tflite, "b": tiny_tflite}, (8, 8), threads=1, runs=2, warmup=1)
     assert set(out) == {"a", "b"}

@@ -11,7 +11,9 @@ import sys
 from isplab.errors import IsplabError
 
 #: Subcommand modules, in the order ``isplab --help`` lists them.
-SUBCOMMANDS = ["challenge", "data", "models", "train", "eval", "export", "inspect", "import_", "bench", "leaderboard"]
+SUBCOMMANDS = [
+    "challenge", "data", "models", "train", "eval", "export", "inspect", "import_", "bench", "leaderboard",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from isplab.train.checkpoint import atomic_write_bytes
+from isplab.atomic import write_text_atomic
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<20} {m['psnr']:>8.3f} {m['ssim']:>7.4f}")
     if args.json:
         payload = {"weights": str(args.weights), "data": str(dataset.root), "results": rows}
-        atomic_write_bytes(Path(args.json), lambda f: f.write(json.dumps(payload, indent=2).encode()))
+        write_text_atomic(Path(args.json), json.dumps(payload, indent=2) + "\n")
     return 0

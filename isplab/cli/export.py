@@ -71,9 +71,8 @@ def _dataset_items(folder: str, count: int, skip: set[int] | None = None) -> tup
     from isplab.data.datasets import PairedRawDataset
 
     data = PairedRawDataset(folder)
-    free = [i for i in range(len(data)) if i not in (skip or set())]
-    if not free:
-        return [], set()
+    # a dataset too small to keep parity apart from calibration is reused whole
+    free = [i for i in range(len(data)) if i not in (skip or set())] or list(range(len(data)))
     picks = sorted({free[int(k)] for k in np.linspace(0, len(free) - 1, min(count, len(free)))})
     return [data[i] for i in picks], set(picks)
 
@@ -95,8 +94,10 @@ def run(args: argparse.Namespace) -> int:
     parity_dir = args.parity_data or args.calib_data
     if parity_dir:
         # keep parity patches apart from calibration patches when both come from the same folder
-        parity_inputs, _ = _dataset_items(parity_dir, PARITY_SAMPLES, used if parity_dir == args.calib_data else None)
-    budgets = Budgets(fp32_max_abs=args.fp32_tol, fp16_psnr_loss=args.fp16_budget, int8_psnr_loss=args.int8_budget)
+        skip = used if parity_dir == args.calib_data else None
+        parity_inputs, _ = _dataset_items(parity_dir, PARITY_SAMPLES, skip)
+    budgets = Budgets(fp32_max_abs=args.fp32_tol, fp16_psnr_loss=args.fp16_budget,
+                      int8_psnr_loss=args.int8_budget)
     report = export_tflite(
         model, Path(args.out), input_size=args.input_size, precision=args.precision, calibration=calibration,
         int8_io=args.int8_io, parity_inputs=parity_inputs, budgets=budgets, dynamic=args.dynamic,

@@ -1,4 +1,4 @@
-"""``isplab inspect``: describe a ``.tflite`` (I/O, ops, size, parameters, MACs) and audit it for mobile GPUs."""
+"""``isplab inspect``: describe a ``.tflite`` (I/O, ops, size, parameters, MACs) and audit it for GPUs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Export: TFLite conversion, parity proof, mobile-GPU audit, inspection, and import of official TFLite weights.
+"""Export: TFLite conversion, parity proof, mobile-GPU audit, inspection, import of official TFLite weights.
 
 Attributes load lazily so ``import isplab.export`` stays cheap (the converter pulls in litert-torch).
 """

@@ -16,7 +16,8 @@ gpu_compatibility.cc``, ``CheckGpuDelegateCompatibility``, and ``delegates/gpu/c
 
 Verdicts: ``ok``; ``cpu-fallback`` (the delegate rejects the op, TFLite runs it on the CPU: the graph
 splits and every boundary costs a GPU<->CPU copy); ``fail`` (stock TFLite cannot run it at all: custom
-or Flex ops, which AI Benchmark does not ship). The model-level checks add AI Benchmark's I/O
+or Flex ops, which AI Benchmark does not ship, and ``STABLEHLO_*`` builtins, most of which have no
+kernel there). The model-level checks add AI Benchmark's I/O
 conventions (one input, one output, static shape; non-float32 I/O is only noted).
 """
 
@@ -45,7 +46,8 @@ _OTHER = {"ADD", "ADD_N", "AVERAGE_POOL_2D", "BATCH_MATMUL", "CAST", "CONCATENAT
 #: Builtin ops the TFLite GPU delegate accepts (subject to the per-op checks below).
 GPU_OPS = frozenset(_UNARY | _BINARY | _OTHER)
 #: Custom ops the GPU delegate implements.
-GPU_CUSTOM_OPS = frozenset({"Convolution2DTransposeBias", "MaxPoolingWithArgmax2D", "MaxUnpooling2D", "Resampler"})
+GPU_CUSTOM_OPS = frozenset({"Convolution2DTransposeBias", "MaxPoolingWithArgmax2D", "MaxUnpooling2D",
+                            "Resampler"})
 _RUNTIME_TYPES = {"FLOAT32", "FLOAT16", "INT8", "UINT8", "INT32", "BOOL"}
 _SIGN_BIT = 5  # ActivationFunctionType.SIGN_BIT
 
@@ -211,7 +213,8 @@ def _check_fc(g: Graph, op: Op) -> str | None:
         return "shuffled FULLY_CONNECTED weights format"
     if g.tensors[op.inputs[0]].is_constant:
         return "constant FULLY_CONNECTED input"
-    if getattr(op.options, "keepNumDims", False) and g.tensors[op.inputs[0]].rank != g.tensors[op.outputs[0]].rank:
+    in_rank, out_rank = g.tensors[op.inputs[0]].rank, g.tensors[op.outputs[0]].rank
+    if getattr(op.options, "keepNumDims", False) and in_rank != out_rank:
         return "keep_num_dims with different input and output ranks"
     return _activation(op)
 
@@ -244,6 +247,8 @@ def check_op(g: Graph, op: Op) -> tuple[str, str]:
         if op.name.startswith("Flex"):
             return FAIL, "TF Select (Flex) op: needs the TensorFlow runtime, absent from TFLite/AI Benchmark"
         return FAIL, "custom op unknown to the stock TFLite runtime"
+    if op.name.startswith("STABLEHLO_") and op.name not in GPU_OPS:
+        return FAIL, "StableHLO op: stock TFLite runtimes (AI Benchmark) have no kernel for most of them"
     if op.name not in GPU_OPS:
         return FALLBACK, "not supported by the TFLite GPU delegate"
     tensors = [g.tensors[i] for i in (*op.inputs, *op.outputs) if i >= 0]

@@ -122,9 +122,11 @@ def convert_float(model: nn.Module, input_size: tuple[int, int], dynamic: bool =
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else exc.__class__.__name__
         if dynamic:
             raise ExportError(
-                f"dynamic-size conversion failed ({first}). Reshape-based pixel shuffles and size-dependent "
-                "ops need concrete shapes in litert-torch; export one file per input size instead "
-                "(--input-size HxW, e.g. 544x960 for Full HD)") from None
+                f"dynamic-size conversion failed ({first}). litert-torch needs concrete shapes for "
+                "reshape-based pixel shuffles (nn.PixelShuffle, view/permute) and other size-dependent ops: "
+                "write them with isplab.models.ops.depth_to_space (one DEPTH_TO_SPACE op, any size) or "
+                "export one file per input size instead (--input-size HxW, e.g. 544x960 for Full HD)"
+            ) from None
         raise ExportError(f"litert-torch could not convert the model ({exc.__class__.__name__}: {first}). "
                           "Export a registered isplab model, or check its forward for Python-side control "
                           "flow on tensor values") from None

@@ -96,13 +96,14 @@ def read_graph(model: str | Path | bytes | bytearray) -> Graph:
         buf = m.buffers[t.buffer] if t.buffer < len(m.buffers) else None
         const = buf is not None and buf.data is not None and len(buf.data) > 0
         q = t.quantization
+        scale = q.scale if q is not None and q.scale is not None else ()
+        zero = q.zeroPoint if q is not None and q.zeroPoint is not None else ()
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
         sig = tuple(int(d) for d in t.shapeSignature) if t.shapeSignature is not None else shape
         tensors.append(Tensor(
             index=i, name=(t.name or b"").decode() if isinstance(t.name, bytes) else str(t.name or ""),
             shape=shape, signature=sig, dtype=type_names.get(t.type, str(t.type)), is_constant=const,
-            scale=tuple(float(s) for s in (q.scale if q is not None and q.scale is not None else ())),
-            zero_point=tuple(int(z) for z in (q.zeroPoint if q is not None and q.zeroPoint is not None else ())),
+            scale=tuple(float(s) for s in scale), zero_point=tuple(int(z) for z in zero),
         ))
     ops = []
     for i, op in enumerate(sg.operators):
@@ -123,8 +124,8 @@ def read_graph(model: str | Path | bytes | bytearray) -> Graph:
         for tm in sd.outputs or []:
             out_names[_str(tm.name)] = int(tm.tensorIndex)
         break  # the first signature is the model's (we export one)
-    return Graph(tuple(ops), tuple(tensors), tuple(int(x) for x in sg.inputs), tuple(int(x) for x in sg.outputs),
-                 in_names, out_names, len(data))
+    return Graph(tuple(ops), tuple(tensors), tuple(int(x) for x in sg.inputs),
+                 tuple(int(x) for x in sg.outputs), in_names, out_names, len(data))
 
 
 def _str(value: bytes | str | None) -> str:

@@ -221,7 +221,8 @@ def _numpy(x) -> np.ndarray:
 # ---- running ------------------------------------------------------------------------------------------
 
 
-def run_tflite(model: str | Path | bytes, inputs: Sequence[np.ndarray], num_threads: int = 2) -> list[np.ndarray]:
+def run_tflite(model: str | Path | bytes, inputs: Sequence[np.ndarray], num_threads: int = 2
+               ) -> list[np.ndarray]:
     """Run a single-input single-output ``.tflite`` on NHWC float32 arrays; returns float32 NHWC outputs.
 
     int8 I/O is quantized / dequantized with the tensors' own parameters; dynamic inputs are resized.
@@ -229,23 +230,36 @@ def run_tflite(model: str | Path | bytes, inputs: Sequence[np.ndarray], num_thre
     from ai_edge_litert.interpreter import Interpreter
 
     content = Path(model).read_bytes() if isinstance(model, str | Path) else bytes(model)
-    interp = Interpreter(model_content=content, num_threads=num_threads)
+    try:
+        interp = Interpreter(model_content=content, num_threads=num_threads)
+    except (ValueError, RuntimeError) as exc:  # e.g. an op without a kernel in this runtime
+        raise ParityError(f"the TFLite runtime cannot load the exported model: {_first_line(exc)}. "
+                          "See `isplab inspect` for the offending op") from None
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     results, shape = [], None
     for x in inputs:
-        if shape != x.shape:
-            if tuple(inp["shape"]) != x.shape:
-                interp.resize_tensor_input(inp["index"], list(x.shape), strict=False)
-            interp.allocate_tensors()
-            shape = x.shape
-        interp.set_tensor(inp["index"], _to_tensor_dtype(x, inp))
-        interp.invoke()
+        try:
+            if shape != x.shape:
+                if tuple(inp["shape"]) != x.shape:
+                    interp.resize_tensor_input(inp["index"], list(x.shape), strict=False)
+                interp.allocate_tensors()
+                shape = x.shape
+            interp.set_tensor(inp["index"], _to_tensor_dtype(x, inp))
+            interp.invoke()
+        except (ValueError, RuntimeError) as exc:
+            raise ParityError(f"the TFLite runtime failed on a {list(x.shape)} input: "
+                              f"{_first_line(exc)}") from None
         y = interp.get_tensor(interp.get_output_details()[0]["index"])
         if y.dtype != np.float32:
             scale, zero = out["quantization"]
             y = (y.astype(np.float32) - zero) * scale
         results.append(np.array(y, dtype=np.float32))
     return results
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else exc.__class__.__name__
 
 
 def _to_tensor_dtype(x: np.ndarray, detail: dict) -> np.ndarray:

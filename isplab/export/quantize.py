@@ -3,8 +3,8 @@
 * **fp16**: weights stored as float16 (``FLOAT_CASTING``, 16 bits, weight-only); compute stays float,
   which is what the TFLite GPU delegate runs natively.
 * **int8**: full integer, static ranges from a representative dataset (``min/max`` uniform, int8
-  weights per channel and int8 activations). I/O stays float32 by default (``QUANTIZE`` first,
-  ``DEQUANTIZE`` last); ``int8_io`` makes the model's input/output int8.
+  weights per channel and int8 activations; ranges narrower than :data:`MIN_RANGE` are widened). I/O
+  stays float32 by default (``QUANTIZE`` first, ``DEQUANTIZE`` last); ``int8_io`` makes it int8.
 
 ``ai_edge_quantizer`` does not know ``DEPTH_TO_SPACE`` and leaves it float between a ``DEQUANTIZE`` and
 a ``QUANTIZE``. Depth-to-space only moves values, so :func:`fold_float_depth_to_space` runs it on the
@@ -85,9 +85,25 @@ def quantize_int8(
                                        algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE)
     with _quiet():
         q = quantizer.Quantizer(bytearray(model), rm.get_quantization_recipe())
-        ranges = q.calibrate({signature_key: samples}, num_threads=1)
+        ranges = widen_ranges(q.calibrate({signature_key: samples}, num_threads=1))
         out = bytes(q.quantize(ranges, enable_progress_report=False).quantized_model)
     return fold_float_depth_to_space(out)
+
+
+#: Smallest activation range kept from calibration. A channel that stayed (almost) constant, e.g. a
+#: dead ReLU, gets a near-zero scale otherwise, and XNNPACK refuses requantization ratios beyond 256.
+MIN_RANGE = 1e-3
+
+
+def widen_ranges(ranges: dict, min_range: float = MIN_RANGE) -> dict:
+    """Raise ``max`` where ``max - min < min_range`` in calibrated min/max statistics."""
+    out = {}
+    for name, qsv in ranges.items():
+        if "min" in qsv and "max" in qsv:
+            lo, hi = np.asarray(qsv["min"]), np.asarray(qsv["max"])
+            qsv = {**qsv, "max": np.maximum(hi, lo + min_range).astype(hi.dtype)}
+        out[name] = qsv
+    return out
 
 
 def fold_float_depth_to_space(model: bytes) -> bytes:

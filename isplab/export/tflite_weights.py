@@ -28,6 +28,7 @@ from torch import nn
 
 from isplab.errors import IsplabError
 from isplab.models.registry import create_model
+from isplab.raw.bayer import MAI_WHITE_LEVEL
 
 _OP_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 _TFL_TO_NP = {schema.TensorType.FLOAT32: np.float32, schema.TensorType.INT32: np.int32}
@@ -74,7 +75,8 @@ class TfliteGraph:
         data = self._buffers[t.buffer].data
         if data is None or len(data) == 0:
             raise IsplabError(f"{self.path}: tensor {tensor} ({self.name(tensor)}) is not a constant")
-        return np.frombuffer(np.asarray(data, np.uint8).tobytes(), _TFL_TO_NP[t.type]).reshape(t.shape)
+        # A writable copy: torch warns on (and must not write through) read-only numpy views.
+        return np.frombuffer(np.asarray(data, np.uint8).tobytes(), _TFL_TO_NP[t.type]).reshape(t.shape).copy()
 
     def producer(self, tensor: int) -> TfliteOp | None:
         return self._producer.get(tensor)
@@ -139,12 +141,13 @@ def _pair_convs(graph: TfliteGraph, convs: list[TfliteOp], slots: list[ConvSlot]
 
 # ---- per-architecture mappers ------------------------------------------------------------------------
 
-Mapper = Callable[[TfliteGraph, nn.Module], dict]
+#: ``(graph, model, **options) -> state dict`` (numpy arrays or tensors).
+Mapper = Callable[..., dict]
 _MAPPERS: dict[str, Mapper] = {}
 
 
 def register_mapper(*model_names: str) -> Callable[[Mapper], Mapper]:
-    """Register a ``(graph, model) -> state dict`` mapper for registered models ``model_names``."""
+    """Register a ``(graph, model, **options) -> state dict`` mapper for models ``model_names``."""
 
     def deco(fn: Mapper) -> Mapper:
         for name in model_names:
@@ -195,6 +198,52 @@ def _map_microisp(graph: TfliteGraph, model: nn.Module) -> dict:
     return state
 
 
+@register_mapper("jmu_cvlab")
+def _map_jmu(graph: TfliteGraph, model: nn.Module, input_scale: float = MAI_WHITE_LEVEL) -> dict:
+    """JMU-CVLab's submitted ``model.tflite`` (Keras graph: smallnet, tone curve, CBAM refinement).
+
+    The file takes raw values, multiplies by 1/4096 and re-stacks the channels before the first conv;
+    both are read from the graph, checked against :mod:`isplab.models.zoo.jmu` and folded into
+    ``smallnet.conv1`` by its ``keras_state_dict``: the imported model takes the canonical packed raw in
+    [0, 1] equal to ``tflite_input / input_scale`` (the white level, 1020 for the MAI data).
+    """
+    from isplab.models.zoo.jmu import TFLITE_INPUT_ORDER, TFLITE_INPUT_SCALE, keras_state_dict
+
+    ops = graph.ops
+    muls = [op for op in graph.consumers(graph.inputs[0]) if op.kind == "MUL"]
+    packs = [op for op in ops if op.kind == "PACK"]
+    if len(muls) != 1 or len(packs) != 1:
+        raise IsplabError(f"{graph.path}: expected input scaling (MUL) and channel re-stacking (PACK)")
+    # Each STRIDED_SLICE takes one input channel (its ``begin`` on the last axis); PACK restacks them.
+    sliced = {o.outputs[0]: int(graph.constant(o.inputs[1])[-1]) for o in ops if o.kind == "STRIDED_SLICE"}
+    order = tuple(sliced[t] for t in packs[0].inputs)
+    scale = float(graph.constant(muls[0].inputs[1]))
+    if order != tuple(TFLITE_INPUT_ORDER) or not np.isclose(scale, TFLITE_INPUT_SCALE):
+        raise IsplabError(f"{graph.path}: input order {order} / scale {scale} differ from the isplab model's")
+    # Keras layer names of keras_state_dict, in execution order (conv2d_3 = CBAM spatial conv, no bias).
+    conv_names = ["conv2d", "conv2d_1", "conv2d_2", "conv_expand", "conv2d_3", "conv_remap"]
+    convs = [op for op in ops if op.kind == "CONV_2D"]
+    # Each dense layer appears twice (max and average pooled paths) with the same kernel.
+    fc_ops = [op for op in ops if op.kind == "FULLY_CONNECTED"]
+    fcs = list({op.inputs[1]: op for op in fc_ops}.values())
+    if len(convs) != len(conv_names) or len(fcs) != 2:
+        raise IsplabError(f"{graph.path}: expected 6 convs, 2 dense layers; found {len(convs)}, {len(fcs)}")
+    for op in fc_ops:  # the shared MLP: both paths must use the same bias too
+        first = next(f for f in fcs if f.inputs[1] == op.inputs[1])
+        if not np.array_equal(graph.constant(op.inputs[2]), graph.constant(first.inputs[2])):
+            raise IsplabError(f"{graph.path}: the CBAM max and average paths have different dense biases")
+    weights: dict[str, np.ndarray] = {}
+    for name, op in zip(conv_names, convs, strict=True):
+        weights[f"{name}/kernel"] = graph.constant(op.inputs[1]).transpose(1, 2, 3, 0)  # OHWI -> Keras HWIO
+        weights[f"{name}/bias"] = graph.constant(op.inputs[2])
+    if np.any(weights.pop("conv2d_3/bias")):
+        raise IsplabError(f"{graph.path}: the CBAM spatial conv has a bias; the isplab model has none")
+    for name, op in zip(("dense", "dense_1"), fcs, strict=True):
+        weights[f"{name}/kernel"] = graph.constant(op.inputs[1]).T  # TFLite (out, in) -> Keras (in, out)
+        weights[f"{name}/bias"] = graph.constant(op.inputs[2])
+    return keras_state_dict(weights, input_scale=input_scale)
+
+
 # ---- entry points -------------------------------------------------------------------------------------
 
 
@@ -203,13 +252,16 @@ def tflite_mappers() -> list[str]:
     return sorted(_MAPPERS)
 
 
-def import_tflite_weights(model_name: str, tflite_path: str | Path, model: nn.Module | None = None) -> dict:
+def import_tflite_weights(
+    model_name: str, tflite_path: str | Path, model: nn.Module | None = None, **options
+) -> dict:
     """Read the weights of ``tflite_path`` into a state dict for registered model ``model_name``.
 
     Args:
         model_name: a name with a mapper (:func:`tflite_mappers`), e.g. ``"microisp"``.
         tflite_path: a float32 ``.tflite`` of the same architecture.
         model: the isplab model to map onto (built with default arguments if omitted).
+        options: mapper options, e.g. ``input_scale`` (white level) for ``"jmu_cvlab"``.
 
     Returns:
         ``{name: torch.Tensor}`` covering every parameter of the model (``load_state_dict(strict=True)``).
@@ -221,16 +273,20 @@ def import_tflite_weights(model_name: str, tflite_path: str | Path, model: nn.Mo
     if not path.is_file():
         raise IsplabError(f"{path}: no such TFLite file")
     model = create_model(model_name) if model is None else model
-    state = _MAPPERS[model_name](TfliteGraph(path), model)
-    expected = set(model.state_dict())
-    if set(state) != expected:
-        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+    state = _MAPPERS[model_name](TfliteGraph(path), model, **options)
+    state = {k: torch.as_tensor(v, dtype=torch.float32).contiguous() for k, v in state.items()}
+    expected = model.state_dict()
+    if set(state) != set(expected):
+        missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
         raise IsplabError(f"{path}: mapping for {model_name} incomplete (missing {missing}, extra {extra})")
-    return {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in state.items()}  # writable copies
+    for k, v in state.items():
+        if v.shape != expected[k].shape:
+            raise IsplabError(f"{path}: {k} has shape {tuple(v.shape)}, the model {tuple(expected[k].shape)}")
+    return state
 
 
-def load_tflite_model(model_name: str, tflite_path: str | Path) -> nn.Module:
+def load_tflite_model(model_name: str, tflite_path: str | Path, **options) -> nn.Module:
     """``create_model(model_name)`` with the weights of ``tflite_path`` loaded, in eval mode."""
     model = create_model(model_name)
-    model.load_state_dict(import_tflite_weights(model_name, tflite_path, model))
+    model.load_state_dict(import_tflite_weights(model_name, tflite_path, model, **options))
     return model.eval()

@@ -19,7 +19,10 @@ def finest_output(out: Any) -> torch.Tensor:
     """
     if isinstance(out, torch.Tensor):
         return out
-    items = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, list | tuple) else []
+    if isinstance(out, dict):
+        items = list(out.values())
+    else:
+        items = list(out) if isinstance(out, list | tuple) else []
     tensors = [finest_output(o) for o in items if isinstance(o, torch.Tensor | list | tuple | dict)]
     if not tensors:
         raise TypeError(f"model output of type {type(out).__name__} holds no tensor")

@@ -7,38 +7,20 @@ runs, ``step``, ``optimizer``, ``scheduler``, ``rng`` and ``config``. Weights-on
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from isplab.atomic import write_atomic
 from isplab.errors import IsplabError
 from isplab.models import create_model
 
 
-def atomic_write_bytes(path: str | Path, write: Any) -> Path:
-    """Call ``write(file_object)`` on a temp file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Save ``state`` atomically: a crash mid-write never leaves a truncated checkpoint behind."""
-    return atomic_write_bytes(path, lambda f: torch.save(state, f))
+    return write_atomic(path, lambda f: torch.save(state, f))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +19,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from isplab.atomic import write_text_atomic
 from isplab.config import dump_yaml, to_dict
 from isplab.errors import IsplabError
 from isplab.evaluate import evaluate
 from isplab.losses import CombinedLoss
 from isplab.models import create_model
 from isplab.raw.bayer import DIHEDRAL, augment_pair
-from isplab.train.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from isplab.train.checkpoint import load_checkpoint, save_checkpoint
 from isplab.train.config import TrainConfig
 from isplab.train.data import build_datasets
 
@@ -40,7 +40,7 @@ class TrainResult:
 
 
 class _StepBatches:
-    """Batch sampler yielding ``[(index, aug), ...]`` for steps ``start..end`` as a pure function of the seed."""
+    """Batch sampler: ``[(index, aug), ...]`` for steps ``start..end``, a pure function of the seed."""
 
     def __init__(self, n: int, batch_size: int, seed: int, start: int, end: int, augment: bool):
         self.n, self.batch_size, self.seed = n, batch_size, seed
@@ -105,22 +105,6 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
     return 1.0
 
 
-def _rng_state() -> dict[str, Any]:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def train(
     cfg: TrainConfig,
     run_dir: str | Path,
@@ -142,7 +126,7 @@ def train(
                           "or choose another --out")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    _seed_everything(cfg.seed)
+    torch.manual_seed(cfg.seed)  # model init; the data stream has its own seeded generators
     model = create_model(cfg.model, **cfg.model_kwargs)
     train_set, val_set = build_datasets(cfg.data, cfg.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, betas=cfg.optim.betas,
@@ -154,10 +138,10 @@ def train(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        _set_rng_state(state["rng"])
+        torch.set_rng_state(state["rng"])
         step, best = state["step"], state.get("best_psnr", -math.inf)
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(run_dir / "config.yml", lambda f: f.write(dump_yaml(cfg).encode()))
+    write_text_atomic(run_dir / "config.yml", dump_yaml(cfg))
 
     from torch.utils.tensorboard import SummaryWriter  # heavy import, only when training
 
@@ -169,7 +153,7 @@ def train(
     def checkpoint(name: str, metrics: dict[str, float] | None = None) -> None:
         state = {"model_name": cfg.model, "model_kwargs": cfg.model_kwargs, "model": model.state_dict(),
                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "rng": _rng_state(), "step": step, "best_psnr": best, "config": to_dict(cfg),
+                 "rng": torch.get_rng_state(), "step": step, "best_psnr": best, "config": to_dict(cfg),
                  "metrics": metrics or {}}
         save_checkpoint(ckpt_dir / name, state)
 

@@ -8,9 +8,11 @@ import torch
 
 from isplab.errors import IsplabError
 from isplab.export.tflite_weights import import_tflite_weights, load_tflite_model, tflite_mappers
+from isplab.models import list_models
 from isplab.raw.bayer import MAI_WHITE_LEVEL, pack
 
 MICROISP = ("peers", "microisp-official", "MicroISP.tflite")
+JMU = ("peers", "jmu-cvlab-mai22", "model.tflite")
 RAW = ("data", "real-raw", "fast-openisp-test-1920x1080-rggb-10bit.raw")
 
 
@@ -51,6 +53,20 @@ def test_microisp_matches_official_tflite(shared_file):
     assert ours.shape == ref.shape == (1, 3, 256, 256)
     assert np.abs(ours - ref).max() <= 1e-4
     assert ref.std() > 0.05  # a real image, not a constant the check would pass trivially
+
+
+@pytest.mark.skipif("jmu_cvlab" not in list_models(), reason="jmu_cvlab model not registered")
+def test_jmu_matches_submitted_tflite(shared_file):
+    tflite, raw = shared_file(*JMU), shared_file(*RAW)
+    x = _raw_crop(raw)
+    # The submitted graph takes raw values (it scales by 1/4096 and restacks channels itself).
+    model = load_tflite_model("jmu_cvlab", tflite, input_scale=MAI_WHITE_LEVEL)
+    with torch.no_grad():
+        ours = model(torch.from_numpy(x)).numpy()
+    ref = _run_tflite(tflite, x * MAI_WHITE_LEVEL)
+    assert ours.shape == ref.shape == (1, 3, 256, 256)
+    assert np.abs(ours - ref).max() <= 1e-4
+    assert ref.std() > 0.05
 
 
 def test_microisp_state_dict_is_complete(shared_file):

@@ -1,0 +1,27 @@
+"""``isplab challenge``: the main job — train, evaluate, export, benchmark and rank each model."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from isplab.challenge import BUDGETS, DEFAULT_MODELS
+
+    p = sub.add_parser("challenge", help="run the MAI 2022 challenge end to end and write a leaderboard")
+    p.add_argument("--out", default="challenge", help="output folder (re-running skips finished models)")
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model names")
+    p.add_argument("--budget", default="quick", choices=list(BUDGETS),
+                   help="tiny (smoke test), quick (minutes on a laptop CPU) or full (the recipes' schedules)")
+    p.add_argument("--data", help="dataset folder; default: the embedded (synthesised) data")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for training and benchmarking")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from isplab.challenge import run_challenge
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    run_challenge(args.out, models, args.budget, args.data, args.threads, progress=not args.no_progress)
+    return 0

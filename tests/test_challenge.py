@@ -1,0 +1,57 @@
+"""End-to-end ``isplab challenge`` with the tiny budget: train, eval, export, bench, score, leaderboard."""
+
+import json
+
+import pytest
+
+from isplab.challenge import BUDGETS, challenge_config
+from isplab.cli import main
+
+
+@pytest.fixture(scope="module")
+def challenge_out(tmp_path_factory):
+    root = tmp_path_factory.mktemp("challenge")
+    data = root / "data"
+    from isplab.data import synthesize_dataset
+
+    synthesize_dataset(data, n=BUDGETS["tiny"].synth_n, seed=0)
+    out = root / "out"
+    args = ["challenge", "--out", str(out), "--budget", "tiny", "--models", "mialgo_3conv,microisp",
+            "--data", str(data), "--no-progress"]
+    assert main(args) == 0
+    return out, args
+
+
+def test_writes_leaderboard_and_results(challenge_out):
+    out, _ = challenge_out
+    results = {r["model"]: r for r in json.loads((out / "results.json").read_text())}
+    assert set(results) == {"mialgo_3conv", "microisp", "classic_isp"}
+    for name in ("mialgo_3conv", "microisp"):
+        r = results[name]
+        assert r["gpu_audit"] == "pass" and r["cpu_runtime_ms"] > 0 and r["size_mb"] > 0
+        assert r["extra"]["parity_max_abs"] <= 1e-4
+        assert (out / "models" / name / "model.tflite").is_file()
+        assert len(r["crops"]) == 4
+    assert results["microisp"]["relative_score"] == pytest.approx(1.0)
+    md = (out / "leaderboard.md").read_text()
+    assert "| microisp |" in md and "MicroISP 1.0" in md
+    html = (out / "leaderboard.html").read_text()
+    assert "data:image/png;base64," in html
+
+
+def test_rerun_skips_finished_models(challenge_out, capsys):
+    out, args = challenge_out
+    before = (out / "models/microisp/result.json").stat().st_mtime_ns
+    assert main(args) == 0
+    assert "finished earlier" in capsys.readouterr().out
+    assert (out / "models/microisp/result.json").stat().st_mtime_ns == before
+
+
+def test_budget_cuts_recipe():
+    cfg = challenge_config("microisp", BUDGETS["quick"], None)
+    assert cfg.total_steps == BUDGETS["quick"].steps and len(cfg.stages) == 2
+
+
+def test_unknown_model_fails_fast(tmp_path, capsys):
+    assert main(["challenge", "--out", str(tmp_path), "--models", "nope", "--budget", "tiny"]) == 2
+    assert "unknown model" in capsys.readouterr().err

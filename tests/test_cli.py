@@ -1,0 +1,33 @@
+"""The thin CLI commands owned by no other test module: models, import."""
+
+import torch
+
+from isplab.cli import main
+from isplab.train.checkpoint import load_model_from_checkpoint
+
+
+def test_models_lists_every_registered_model(capsys):
+    from isplab import list_models
+
+    assert main(["models", "microisp*"]) == 0
+    out = capsys.readouterr().out
+    assert "microisp " in out and "13,560" in out and "microisp_0.5" in out
+    assert set(list_models("microisp*")) == {"microisp", "microisp_0.5"}
+
+
+def test_import_official_microisp_gives_a_loadable_checkpoint(tmp_path, shared_file, capsys):
+    ckpt = tmp_path / "official.pt"
+    src = shared_file("peers", "microisp-official", "MicroISP.tflite")
+    assert main(["import", "microisp", "--from", str(src), "--out", str(ckpt)]) == 0
+    model, state = load_model_from_checkpoint(ckpt)
+    assert state["model_name"] == "microisp"
+    from isplab.export.tflite_weights import load_tflite_model
+
+    reference = load_tflite_model("microisp", src)
+    x = torch.rand(1, 4, 80, 80)
+    assert torch.equal(model(x), reference(x))
+
+
+def test_import_unknown_model_is_one_line_error(tmp_path, capsys):
+    assert main(["import", "nope", "--from", "x.tflite", "--out", str(tmp_path / "x.pt")]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
