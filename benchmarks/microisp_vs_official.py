@@ -5,7 +5,9 @@ runs (isplab, official, [JMU], isplab, official, ...) so CPU frequency drift and
 processes hit every model alike. Sizes: the official file's own 1500x2000x4 and Full HD 544x960x4
 (the official file resized; isplab exports one file per size). The JMU-CVLab peer model runs as a third
 row at 544x960. The target is ratio isplab / official <= 1.0 at both sizes. Peak memory comes from a
-separate one-run subprocess per file (``isplab.bench``). Writes
+separate one-run subprocess per file (``isplab.bench``) first. When the files of one size would not fit
+in memory together (at 1500x2000 each LiteRT interpreter peaks near 10 GB), the timing falls back to
+alternating blocks of 2 runs, one subprocess per block. Writes
 ``benchmarks/results/microisp_vs_official.{json,md}``.
 
     python benchmarks/microisp_vs_official.py [--threads 2] [--runs 10] [--warmup 2] [--skip-large]
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from isplab.atomic import write_text_atomic
-from isplab.bench import bench_tflite, bench_tflite_interleaved
+from isplab.bench import bench_tflite, bench_tflite_alternating, bench_tflite_interleaved
 
 OUT = Path(__file__).resolve().parent / "results"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -57,6 +59,17 @@ def _agreement(a: Path, b: Path, size: tuple[int, int], threads: int) -> dict:
             "max_abs_diff": float(np.max(np.abs(ya - yb)))}
 
 
+def _mem_available_mb() -> float | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def _row(name: str, r) -> dict:
     return {"name": name, "file": r.model, "size_bytes": r.file_size_bytes, "input": r.input_shape,
             "median_ms": r.median_ms, "mean_ms": r.mean_ms, "std_ms": r.std_ms, "min_ms": r.min_ms,
@@ -69,7 +82,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--skip-large", action="store_true", help="only 544x960 (quick)")
-    ap.add_argument("--no-memory", action="store_true", help="skip the per-file peak-memory subprocesses")
     args = ap.parse_args(argv)
     for p in (OFFICIAL, JMU):
         if not p.is_file():
@@ -93,20 +105,27 @@ def main(argv: list[str] | None = None) -> int:
             files = {"isplab microisp": ours[size][0], "official MicroISP": OFFICIAL}
             if size == FULL_HD:
                 files["JMU-CVLab"] = JMU
-            print(f"timing {size[0]}x{size[1]}x4: {', '.join(files)} (interleaved)", file=sys.stderr)
-            timed = bench_tflite_interleaved(files, size, args.threads, args.runs, args.warmup)
             key = f"{size[0]}x{size[1]}"
+            # Memory first: it decides whether the files fit in memory together.
+            mem = {n: bench_tflite(f, size, args.threads, runs=1, warmup=0).peak_mem_mb
+                   for n, f in files.items()}
+            results["memory"][key] = mem
+            need = sum(mem.values()) * 1.2
+            avail = _mem_available_mb()
+            mode = "interleaved" if avail is None or need < avail else "alternating blocks"
+            print(f"timing {key}x4: {', '.join(files)} ({mode})", file=sys.stderr)
+            if mode == "interleaved":
+                timed = bench_tflite_interleaved(files, size, args.threads, args.runs, args.warmup)
+            else:
+                timed = bench_tflite_alternating(files, size, args.threads, args.runs, warmup=1, block=2)
             ratio = timed["isplab microisp"].median_ms / timed["official MicroISP"].median_ms
             results["sizes"][key] = {
+                "timing_mode": mode,
                 "rows": [_row(n, r) for n, r in timed.items()],
                 "ratio_isplab_over_official": ratio,
                 "agreement_isplab_vs_official": _agreement(ours[size][0], OFFICIAL, size, args.threads),
                 "isplab_gpu_audit": ours[size][1].audit.summary(),
             }
-            if not args.no_memory:
-                for name, path in files.items():
-                    r = bench_tflite(path, size, args.threads, runs=1, warmup=0)
-                    results["memory"].setdefault(key, {})[name] = r.peak_mem_mb
     results["settings"] = {
         "threads": args.threads, "runs": args.runs, "warmup": args.warmup, "backend": "LiteRT XNNPACK (CPU)",
         "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs".strip(),
@@ -125,19 +144,21 @@ def main(argv: list[str] | None = None) -> int:
 def render(results: dict) -> str:
     s = results["settings"]
     lines = ["# isplab microisp export vs official MicroISP.tflite (CPU)", "",
-             f"LiteRT XNNPACK, {s['threads']} threads, {s['runs']} interleaved runs after {s['warmup']} "
-             f"warm-up each; {s['machine']}; load average {s['loadavg_before'][0]:.2f} before, "
-             f"{s['loadavg_after'][0]:.2f} after. Timings on a shared machine are noisy: compare rows of one "
-             "run, not runs.", "",
+             f"LiteRT XNNPACK, {s['threads']} threads, {s['runs']} timed runs per model after "
+             f"{s['warmup']} warm-up, interleaved (A, B, A, B, ...) unless marked; {s['machine']}; "
+             f"load average {s['loadavg_before'][0]:.2f} before, {s['loadavg_after'][0]:.2f} after. "
+             "Timings on a shared machine are noisy: compare rows of one run, not runs. Peak memory: one "
+             "run in a fresh subprocess, growth over the process baseline.", "",
              "| input | model | file KB | median ms | mean ± std ms | min ms | p90 ms | peak mem MB |",
              "|---|---|---|---|---|---|---|---|"]
     for key, block in results["sizes"].items():
         mem = results["memory"].get(key, {})
+        mark = "" if block["timing_mode"] == "interleaved" else " (alternating blocks of 2 runs)"
         for r in block["rows"]:
             m = mem.get(r["name"])
-            lines.append(f"| {key}x4 | {r['name']} | {r['size_bytes'] / 1024:.1f} | {r['median_ms']:.1f} | "
-                         f"{r['mean_ms']:.1f} ± {r['std_ms']:.1f} | {r['min_ms']:.1f} | {r['p90_ms']:.1f} | "
-                         f"{'—' if m is None else f'{m:.0f}'} |")
+            lines.append(f"| {key}x4{mark} | {r['name']} | {r['size_bytes'] / 1024:.1f} | "
+                         f"{r['median_ms']:.1f} | {r['mean_ms']:.1f} ± {r['std_ms']:.1f} | "
+                         f"{r['min_ms']:.1f} | {r['p90_ms']:.1f} | {'—' if m is None else f'{m:.0f}'} |")
     lines += ["",
               "| input | ratio isplab / official (median) | target | output agreement | isplab GPU audit |",
               "|---|---|---|---|---|"]

@@ -200,3 +200,33 @@ def bench_tflite_interleaved(paths: dict[str, str | Path],
             extra={"interleaved_with": [n for n in runners if n != name]})
         for name, r in runners.items()
     }
+
+
+def bench_tflite_alternating(paths: dict[str, str | Path],
+                             input_size: tuple[int, int] | None = DEFAULT_INPUT_SIZE, threads: int = 2,
+                             runs: int = 10, warmup: int = 1, block: int = 2) -> dict[str, BenchResult]:
+    """Like :func:`bench_tflite_interleaved` for models too big to hold at once: blocks of ``block`` runs
+    (after ``warmup`` untimed ones), one fresh subprocess per block, alternating between the models
+    until each has ``runs`` times. Drift is cancelled at block granularity; ``peak_mem_mb`` is the
+    largest over a model's blocks."""
+    _check_counts(threads, runs, warmup)
+    if block < 1:
+        raise IsplabError(f"bad block size {block}: need >= 1")
+    blocks: dict[str, list[BenchResult]] = {name: [] for name in paths}
+    done = 0
+    while done < runs:
+        n = min(block, runs - done)
+        for name, path in paths.items():
+            blocks[name].append(bench_tflite(path, input_size, threads, runs=n, warmup=warmup))
+        done += n
+    out = {}
+    for name, parts in blocks.items():
+        times = [t for r in parts for t in r.times_ms]
+        first = parts[0]
+        out[name] = BenchResult(**{
+            **first.to_dict(), **core.summarize(times), "runs": runs, "warmup": warmup,
+            "peak_mem_mb": max(r.peak_mem_mb for r in parts),
+            "process_peak_rss_mb": max(r.process_peak_rss_mb for r in parts),
+            "extra": {"alternating_with": [n for n in paths if n != name], "block": block,
+                      "subprocesses": len(parts)}})
+    return out

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from isplab.metrics import psnr, ssim
+from isplab.models.ops import finest_output
 
 
 @torch.no_grad()
@@ -29,7 +30,7 @@ def evaluate(
     n = 0
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     for raw, target in tqdm(loader, desc="eval", disable=not progress, unit="batch"):
-        pred = model(raw).clamp(0, 1)
+        pred = finest_output(model(raw)).clamp(0, 1)
         k = raw.shape[0]
         sums["psnr"] += float(psnr(pred, target)) * k
         sums["ssim"] += float(ssim(pred, target)) * k

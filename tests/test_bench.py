@@ -9,7 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from isplab.bench import BenchResult, bench_tflite, bench_tflite_interleaved, bench_torch
+from isplab.bench import (
+    BenchResult,
+    bench_tflite,
+    bench_tflite_alternating,
+    bench_tflite_interleaved,
+    bench_torch,
+)
 from isplab.cli import main
 from isplab.errors import IsplabError
 from isplab.train.checkpoint import model_checkpoint, save_checkpoint
@@ -85,6 +91,14 @@ def test_bench_interleaved(tiny_tflite):
     for r in out.values():
         _check(r, 2)
         assert r.peak_mem_mb is None
+
+
+def test_bench_alternating_blocks(tiny_tflite):
+    out = bench_tflite_alternating({"a": tiny_tflite, "b": tiny_tflite}, None, threads=1, runs=3, warmup=0,
+                                   block=2)
+    for r in out.values():
+        _check(r, 3)
+        assert r.extra["subprocesses"] == 2 and r.memory_method == "subprocess"
 
 
 def test_bench_torch_module_with_profile():

@@ -197,8 +197,19 @@ def export_tflite(
     out_path = Path(out_path)
     if not out_path.parent.is_dir():
         raise IsplabError(f"{out_path.parent}: output folder does not exist. Create it first")
-    original = model.eval()
-    export_model = reparameterize_for_export(model)
+    was_training = model.training
+    try:
+        return _export(model.eval(), out_path, input_size, precision, calibration, int8_io, parity_inputs,
+                       budgets, dynamic, strict, real_raw_dir, start)
+    finally:
+        model.train(was_training)
+
+
+def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], precision: str,
+            calibration: Iterable | None, int8_io: bool, parity_inputs: Iterable | None,
+            budgets: Budgets | None, dynamic: bool, strict: bool, real_raw_dir: str | Path | None,
+            start: float) -> ExportReport:
+    export_model = reparameterize_for_export(original)
 
     data = convert_float(export_model, input_size, dynamic)
     if precision == "fp16":

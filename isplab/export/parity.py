@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from isplab.errors import IsplabError
-from isplab.export.wrapper import finest_output
+from isplab.models.ops import finest_output
 from isplab.raw.bayer import MAI_WHITE_LEVEL
 
 
@@ -95,6 +95,8 @@ class ParityReport:
     rule: str  #: the pass rule that was applied, in words
     passed: bool
     budgets: Budgets = field(default_factory=Budgets)
+    #: the PyTorch output was constant on every sample (e.g. a fresh model): the proof cannot see weights
+    vacuous: bool = False
 
     def render(self) -> str:
         lines = [f"parity ({self.precision}): {'PASS' if self.passed else 'FAIL'} - {self.rule}"]
@@ -106,7 +108,11 @@ class ParityReport:
         summary = f"  all: max-abs {self.max_abs:.2e}, PSNR vs torch {_db(self.psnr_vs_torch)}"
         if self.target_loss is not None:
             summary += f", loss vs target {self.target_loss:+.3f} dB"
-        return "\n".join([*lines, summary])
+        lines.append(summary)
+        if self.vacuous:
+            lines.append("  warning: the PyTorch output is constant on every sample, so this proof cannot "
+                         "see the weights (untrained model?)")
+        return "\n".join(lines)
 
 
 def _db(value: float) -> str:
@@ -301,6 +307,7 @@ def check_parity(
     model = model.eval()
     outs = run_tflite(tflite, [s.packed.transpose(1, 2, 0)[None] for s in samples])
     results, sq_torch, n_torch = [], 0.0, 0
+    lo, hi = math.inf, -math.inf
     tgt_sq = [0.0, 0.0]
     n_tgt = 0
     for s, lite in zip(samples, outs, strict=True):
@@ -309,6 +316,7 @@ def check_parity(
             raise ParityError(f"output shape {lite.shape} of the .tflite differs from PyTorch's {ref.shape}")
         y0, y1, x0, x1 = s.valid or (0, s.packed.shape[1], 0, s.packed.shape[2])
         ref, lite = ref[0, 2 * y0:2 * y1, 2 * x0:2 * x1], lite[0, 2 * y0:2 * y1, 2 * x0:2 * x1]
+        lo, hi = min(lo, float(ref.min())), max(hi, float(ref.max()))
         diff = lite.astype(np.float64) - ref
         sq_torch, n_torch = sq_torch + float(np.sum(diff**2)), n_torch + diff.size
         row = SampleResult(s.name, float(np.max(np.abs(diff))), psnr_from_mse(float(np.mean(diff**2))))
@@ -339,7 +347,7 @@ def check_parity(
                 f"{budgets.loss_budget(precision)} dB loss at {budgets.reference_psnr:g} dB fidelity)")
     report = ParityReport(precision, results, max_abs, psnr_torch, loss,
                           rule if passed else rule.replace("<=", "exceeds").replace(">=", "is below"),
-                          passed, budgets)
+                          passed, budgets, vacuous=hi - lo < 1e-6)
     if not passed and raise_on_failure:
         raise ParityError(f"the {precision} .tflite does not match the PyTorch model: {report.rule}. "
                           "Check the conversion (or relax the budget if this loss is acceptable)")

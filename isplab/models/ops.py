@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -65,3 +67,21 @@ class DepthToSpace(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return depth_to_space(x, self.block)
+
+
+def finest_output(out: Any) -> torch.Tensor:
+    """The highest-resolution image tensor of a model's output.
+
+    Plain tensors pass through; multi-level outputs (tuples, lists, dicts of tensors, as PyNET-style
+    models return) give the one with the largest ``H * W`` (the first on ties).
+    """
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, dict):
+        items = list(out.values())
+    else:
+        items = list(out) if isinstance(out, list | tuple) else []
+    tensors = [finest_output(o) for o in items if isinstance(o, torch.Tensor | list | tuple | dict)]
+    if not tensors:
+        raise TypeError(f"model output of type {type(out).__name__} holds no tensor")
+    return max(tensors, key=lambda t: t.shape[-2] * t.shape[-1])

@@ -15,7 +15,7 @@ Models (torch) take the packed layout batched: ``(N, 4, H/2, W/2)`` float32 in [
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -23,7 +23,7 @@ import numpy as np
 MAI_WHITE_LEVEL = 4 * 255
 
 
-class CFA(str, Enum):
+class CFA(StrEnum):
     """Colour filter array phase, named by the top-left 2x2 block read row by row."""
 
     RGGB = "RGGB"
@@ -133,7 +133,7 @@ DIHEDRAL = [(t, fv, fh) for t in (False, True) for fv in (False, True) for fh in
 def augment_pair(
     packed: np.ndarray, target: np.ndarray, index: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Apply dihedral transform ``index`` (0..7; 0 is identity) to packed ``(4, h, w)`` and target ``(C, H, W)``.
+    """Apply dihedral transform ``index`` (0..7; 0 is identity) to packed ``(4, h, w)`` and ``(C, H, W)``.
 
     Covers horizontal/vertical flips and 90-degree rotations. Returns contiguous copies.
     """

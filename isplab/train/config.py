@@ -9,12 +9,25 @@ from isplab.losses import LossTerm
 
 
 @dataclass
+class ObjectiveConfig:
+    """Which registered objective turns a batch into a loss (see :mod:`isplab.train.objectives`)."""
+
+    name: str = "supervised"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class StageConfig:
-    """A training stage: ``steps`` optimisation steps with these losses (stages run in order)."""
+    """A training stage: ``steps`` optimisation steps with these losses (stages run in order).
+
+    ``lr`` overrides the base learning rate for this stage (the schedule still applies on top).
+    """
 
     steps: int
     losses: list[LossTerm] = field(default_factory=lambda: [LossTerm("l1")])
     name: str = ""
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    lr: float | None = None
 
 
 @dataclass

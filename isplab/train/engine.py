@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
@@ -23,12 +24,12 @@ from isplab.atomic import write_text_atomic
 from isplab.config import dump_yaml, to_dict
 from isplab.errors import IsplabError
 from isplab.evaluate import evaluate
-from isplab.losses import CombinedLoss
 from isplab.models import create_model
 from isplab.raw.bayer import DIHEDRAL, augment_pair
 from isplab.train.checkpoint import load_checkpoint, save_checkpoint
 from isplab.train.config import TrainConfig
 from isplab.train.data import build_datasets
+from isplab.train.objectives import create_objective
 
 
 @dataclass
@@ -92,7 +93,13 @@ def make_loader(train_set: Dataset, cfg: TrainConfig, start: int, end: int) -> D
 
 
 def lr_factor(cfg: TrainConfig, step: int) -> float:
-    """Multiplier of the base LR at ``step`` (warm-up, then constant / cosine / step decay)."""
+    """Multiplier of the base LR at ``step``: the stage's own LR, warm-up, then constant / cosine / step."""
+    stage_lr = cfg.stage_at(step).lr
+    scale = 1.0 if stage_lr is None else stage_lr / cfg.optim.lr
+    return scale * _schedule_factor(cfg, step)
+
+
+def _schedule_factor(cfg: TrainConfig, step: int) -> float:
     sch, total = cfg.schedule, cfg.total_steps
     if sch.warmup_steps and step < sch.warmup_steps:
         return (step + 1) / sch.warmup_steps
@@ -129,13 +136,18 @@ def train(
     torch.manual_seed(cfg.seed)  # model init; the data stream has its own seeded generators
     model = create_model(cfg.model, **cfg.model_kwargs)
     train_set, val_set = build_datasets(cfg.data, cfg.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, betas=cfg.optim.betas,
+    objectives = nn.ModuleList(
+        create_objective(s.objective.name, cfg=cfg, model=model, stage=s, **s.objective.kwargs) for s in cfg.stages
+    )
+    params = [*model.parameters(), *objectives.parameters()]
+    optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, betas=cfg.optim.betas,
                                  weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(cfg, s))
     step, best = 0, -math.inf
     if resume:
         state = load_checkpoint(last)
         model.load_state_dict(state["model"])
+        objectives.load_state_dict(state["objectives"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
@@ -148,11 +160,11 @@ def train(
     writer = SummaryWriter(str(run_dir / "tb"), purge_step=step if resume else None)
     end = cfg.total_steps if stop_after is None else min(cfg.total_steps, stop_after)
     loader = make_loader(train_set, cfg, step, end)
-    losses: dict[int, CombinedLoss] = {}
 
     def checkpoint(name: str, metrics: dict[str, float] | None = None) -> None:
         state = {"model_name": cfg.model, "model_kwargs": cfg.model_kwargs, "model": model.state_dict(),
-                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "objectives": objectives.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(),
                  "rng": torch.get_rng_state(), "step": step, "best_psnr": best, "config": to_dict(cfg),
                  "metrics": metrics or {}}
         save_checkpoint(ckpt_dir / name, state)
@@ -168,10 +180,9 @@ def train(
     fetch = time.perf_counter()
     for raw, target in loader:
         data_wait += time.perf_counter() - fetch
-        stage_index = cfg.stages.index(cfg.stage_at(step))
-        if stage_index not in losses:
-            losses[stage_index] = CombinedLoss(cfg.stages[stage_index].losses)
-        total, terms = losses[stage_index](model(raw), target)
+        objective = objectives[cfg.stages.index(cfg.stage_at(step))]
+        objective.train()
+        total, terms = objective(model, raw, target, step)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()

@@ -246,9 +246,9 @@ def test_multi_level_model_exports_its_finest_output(tmp_path):
 
 
 def test_export_reparameterizes_a_copy(tmp_path):
-    model = _Branches().eval()
+    model = _Branches().train()
     r = export_tflite(model, tmp_path / "rep.tflite", input_size=SIZE, real_raw_dir=None)
-    assert model.fused is None  # the caller's model is untouched
+    assert model.fused is None and model.training  # the caller's model is untouched
     assert [op.name for op in read_graph(r.path).ops] == ["CONV_2D", "DEPTH_TO_SPACE"]
     assert r.parity.passed
 
@@ -299,3 +299,13 @@ def test_calibration_ranges_are_widened():
     out = widen_ranges({"dead": {"min": np.zeros(1, np.float32), "max": np.zeros(1, np.float32)},
                         "live": {"min": np.zeros(1, np.float32), "max": np.ones(1, np.float32)}})
     assert out["dead"]["max"][0] == np.float32(MIN_RANGE) and out["live"]["max"][0] == 1
+
+
+def test_constant_reference_output_is_flagged_vacuous(fp32_export):
+    class Constant(nn.Module):
+        def forward(self, x):
+            return torch.full((x.shape[0], 3, 2 * x.shape[2], 2 * x.shape[3]), 0.5)
+
+    report = check_parity(fp32_export.path, Constant(), synthetic_samples(SIZE), raise_on_failure=False)
+    assert report.vacuous and "cannot see the weights" in report.render()
+    assert not fp32_export.parity.vacuous

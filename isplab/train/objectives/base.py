@@ -1,0 +1,49 @@
+"""The objective registry and base class."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from isplab.errors import IsplabError
+from isplab.models.ops import finest_output  # noqa: F401  (re-exported for objectives)
+
+_OBJECTIVES: dict[str, type[Objective]] = {}
+
+
+class Objective(nn.Module):
+    """Base class. ``stage.losses`` is the stage's task loss list; subclasses add what they need."""
+
+    def __init__(self, cfg: Any, model: nn.Module, stage: Any, **kwargs: Any) -> None:
+        super().__init__()
+        if kwargs:
+            raise IsplabError(f"objective {type(self).__name__} got unknown option(s) {', '.join(kwargs)}")
+
+    def forward(
+        self, model: nn.Module, raw: torch.Tensor, target: torch.Tensor, step: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+
+def register_objective(name: str):
+    def wrap(cls: type[Objective]) -> type[Objective]:
+        if name in _OBJECTIVES:
+            raise ValueError(f"objective {name!r} registered twice")
+        _OBJECTIVES[name] = cls
+        return cls
+
+    return wrap
+
+
+def list_objectives() -> list[str]:
+    return sorted(_OBJECTIVES)
+
+
+def create_objective(name: str, cfg: Any, model: nn.Module, stage: Any, **kwargs: Any) -> Objective:
+    try:
+        cls = _OBJECTIVES[name]
+    except KeyError:
+        raise IsplabError(f"unknown objective {name!r}; known: {', '.join(list_objectives())}") from None
+    return cls(cfg=cfg, model=model, stage=stage, **kwargs)
