@@ -142,7 +142,7 @@ def write_dng(path: Path, mosaic: np.ndarray, cfa: CFA, black: tuple[int, int, i
               white: int = 1000, as_shot_neutral: tuple[float, float, float] = (0.5, 1.0, 0.6),
               pattern: tuple[int, ...] | None = None, repeat: tuple[int, int] = (2, 2)) -> Path:
     """A minimal valid DNG: uncompressed CFA strip plus the colour tags LibRaw reads."""
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
 
     def rationals(values, scale=10000):
         return tuple(v for f in values for v in (int(round(f * scale)), scale))

@@ -47,14 +47,26 @@ class _DoubleConv(nn.Sequential):
         )
 
 
+class _SameTransposedConv(nn.ConvTranspose2d):
+    """3x3 stride-2 transposed conv with exact 2x output: ``ConvTranspose2d(padding=1, output_padding=1)``.
+
+    Computed as the unpadded transposed conv (``2h + 1`` rows) minus its first row and column, which is
+    the same tensor: litert-torch cannot legalise a transposed conv with ``output_padding`` (mhlo
+    convolution with asymmetric padding), while this lowers to TRANSPOSE_CONV + SLICE (GPU-supported).
+    """
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__(c_in, c_out, 3, stride=2, padding=1, output_padding=1)
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        return F.conv_transpose2d(x, self.weight, self.bias, stride=2)[..., 1:, 1:]
+
+
 class _Upsample(nn.Sequential):
     """PUNET up-step: 3x3 stride-2 transposed conv (exact 2x) + leaky ReLU."""
 
     def __init__(self, c_in: int, c_out: int):
-        super().__init__(
-            nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1),
-            nn.LeakyReLU(_SLOPE),
-        )
+        super().__init__(_SameTransposedConv(c_in, c_out), nn.LeakyReLU(_SLOPE))
 
 
 class SelfAttention(nn.Module):
