@@ -7,8 +7,11 @@ read: ISP models have one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from isplab.errors import IsplabError
 
@@ -47,7 +50,11 @@ class Op:
     options: Any = field(default=None, compare=False, repr=False)  #: the flatbuffer ``*OptionsT`` object
 
 
-@dataclass(frozen=True)
+_NUMPY_TYPES = {"FLOAT32": np.float32, "FLOAT16": np.float16, "INT32": np.int32, "INT8": np.int8,
+                "UINT8": np.uint8, "INT64": np.int64, "INT16": np.int16}
+
+
+@dataclass(frozen=True, eq=False)
 class Graph:
     ops: tuple[Op, ...]
     tensors: tuple[Tensor, ...]
@@ -57,9 +64,49 @@ class Graph:
     input_names: dict[str, int]
     output_names: dict[str, int]
     size_bytes: int
+    #: where the model came from (a path, or ``<model bytes>``), for error messages
+    source: str = ""
+    #: raw bytes of each tensor's constant buffer (None for activations)
+    buffers: tuple[bytes | None, ...] = field(default=(), repr=False, compare=False)
 
     def tensor(self, index: int) -> Tensor | None:
         return self.tensors[index] if index >= 0 else None
+
+    def constant(self, index: int) -> np.ndarray:
+        """The data of constant tensor ``index`` in its TFLite shape, as a writable array."""
+        t, data = self.tensors[index], self.buffers[index] if index < len(self.buffers) else None
+        if data is None:
+            raise IsplabError(f"{self.source}: tensor {index} ({t.name}) is not a constant")
+        return np.frombuffer(data, _NUMPY_TYPES[t.dtype]).reshape(t.shape).copy()
+
+    @cached_property
+    def _producers(self) -> dict[int, Op]:
+        return {t: op for op in self.ops for t in op.outputs}
+
+    @cached_property
+    def _consumers(self) -> dict[int, list[Op]]:
+        out: dict[int, list[Op]] = {}
+        for op in self.ops:
+            for t in op.inputs:
+                out.setdefault(t, []).append(op)
+        return out
+
+    def producer(self, tensor: int) -> Op | None:
+        return self._producers.get(tensor)
+
+    def consumers(self, tensor: int) -> list[Op]:
+        return self._consumers.get(tensor, [])
+
+    def ancestors(self, tensor: int) -> list[Op]:
+        """Every operator ``tensor`` depends on, in execution order."""
+        seen: dict[int, Op] = {}
+        stack = [tensor]
+        while stack:
+            op = self.producer(stack.pop())
+            if op is not None and op.index not in seen:
+                seen[op.index] = op
+                stack.extend(op.inputs)
+        return [seen[i] for i in sorted(seen)]
 
 
 def _names(enum_cls: type) -> dict[int, str]:
@@ -91,10 +138,11 @@ def read_graph(model: str | Path | bytes | bytearray) -> Graph:
                           "Re-export the model") from None
     op_names, type_names = _names(schema.BuiltinOperator), _names(schema.TensorType)
     sg = m.subgraphs[0]
-    tensors = []
+    tensors, buffers = [], []
     for i, t in enumerate(sg.tensors):
         buf = m.buffers[t.buffer] if t.buffer < len(m.buffers) else None
         const = buf is not None and buf.data is not None and len(buf.data) > 0
+        buffers.append(np.asarray(buf.data, np.uint8).tobytes() if const else None)
         q = t.quantization
         scale = q.scale if q is not None and q.scale is not None else ()
         zero = q.zeroPoint if q is not None and q.zeroPoint is not None else ()
@@ -125,7 +173,7 @@ def read_graph(model: str | Path | bytes | bytearray) -> Graph:
             out_names[_str(tm.name)] = int(tm.tensorIndex)
         break  # the first signature is the model's (we export one)
     return Graph(tuple(ops), tuple(tensors), tuple(int(x) for x in sg.inputs),
-                 tuple(int(x) for x in sg.outputs), in_names, out_names, len(data))
+                 tuple(int(x) for x in sg.outputs), in_names, out_names, len(data), str(where), tuple(buffers))
 
 
 def _str(value: bytes | str | None) -> str:

@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,74 +26,9 @@ from ai_edge_litert import schema_py_generated as schema
 from torch import nn
 
 from isplab.errors import IsplabError
+from isplab.export.graph import Graph, Op, read_graph
 from isplab.models.registry import create_model
 from isplab.raw.bayer import MAI_WHITE_LEVEL
-
-_OP_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
-_TFL_TO_NP = {schema.TensorType.FLOAT32: np.float32, schema.TensorType.INT32: np.int32}
-
-
-@dataclass(frozen=True)
-class TfliteOp:
-    """One operator: its builtin name (``"CONV_2D"``), tensor indices and builtin options object."""
-
-    index: int
-    kind: str
-    inputs: tuple[int, ...]
-    outputs: tuple[int, ...]
-    options: object
-
-
-class TfliteGraph:
-    """The main subgraph of a ``.tflite`` file: operators in execution order and constant tensors."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        model = schema.ModelT.InitFromPackedBuf(bytearray(self.path.read_bytes()), 0)
-        graph = model.subgraphs[0]
-        # Builtin codes above 127 only live in ``builtinCode``; older files only fill the deprecated one.
-        codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
-        self.ops = [
-            TfliteOp(i, _OP_NAMES[codes[o.opcodeIndex]], tuple(o.inputs), tuple(o.outputs), o.builtinOptions)
-            for i, o in enumerate(graph.operators)
-        ]
-        self.inputs, self.outputs = tuple(graph.inputs), tuple(graph.outputs)
-        self._tensors, self._buffers = graph.tensors, model.buffers
-        self._producer = {t: op for op in self.ops for t in op.outputs}
-        self._consumers: dict[int, list[TfliteOp]] = {}
-        for op in self.ops:
-            for t in op.inputs:
-                self._consumers.setdefault(t, []).append(op)
-
-    def name(self, tensor: int) -> str:
-        return self._tensors[tensor].name.decode()
-
-    def constant(self, tensor: int) -> np.ndarray:
-        """The data of constant ``tensor`` in its TFLite shape (raises if it is an activation)."""
-        t = self._tensors[tensor]
-        data = self._buffers[t.buffer].data
-        if data is None or len(data) == 0:
-            raise IsplabError(f"{self.path}: tensor {tensor} ({self.name(tensor)}) is not a constant")
-        # A writable copy: torch warns on (and must not write through) read-only numpy views.
-        return np.frombuffer(np.asarray(data, np.uint8).tobytes(), _TFL_TO_NP[t.type]).reshape(t.shape).copy()
-
-    def producer(self, tensor: int) -> TfliteOp | None:
-        return self._producer.get(tensor)
-
-    def consumers(self, tensor: int) -> list[TfliteOp]:
-        return self._consumers.get(tensor, [])
-
-    def ancestors(self, tensor: int) -> list[TfliteOp]:
-        """Every operator ``tensor`` depends on, in execution order."""
-        seen: dict[int, TfliteOp] = {}
-        stack = [tensor]
-        while stack:
-            op = self.producer(stack.pop())
-            if op is not None and op.index not in seen:
-                seen[op.index] = op
-                stack.extend(op.inputs)
-        return [seen[i] for i in sorted(seen)]
-
 
 # ---- generic conv pairing --------------------------------------------------------------------------
 
@@ -102,9 +36,9 @@ class TfliteGraph:
 ConvSlot = tuple[str, nn.Conv2d, str | None]
 
 
-def _conv_state(graph: TfliteGraph, op: TfliteOp, name: str, conv: nn.Conv2d, prelu: str | None) -> dict:
+def _conv_state(graph: Graph, op: Op, name: str, conv: nn.Conv2d, prelu: str | None) -> dict:
     """State-dict entries for one ``CONV_2D`` ``op`` mapped onto module ``name`` (and its PReLU)."""
-    where = f"{graph.path}: op {op.index} ({graph.name(op.outputs[0])}) -> {name}"
+    where = f"{graph.source}: op {op.index} ({graph.tensors[op.outputs[0]].name}) -> {name}"
     weight = graph.constant(op.inputs[1]).transpose(0, 3, 1, 2)  # OHWI -> OIHW
     if tuple(weight.shape) != tuple(conv.weight.shape):
         raise IsplabError(f"{where}: filter {weight.shape} does not fit {tuple(conv.weight.shape)}")
@@ -121,7 +55,7 @@ def _conv_state(graph: TfliteGraph, op: TfliteOp, name: str, conv: nn.Conv2d, pr
         raise IsplabError(f"{where}: TFLite {kind} != torch {conv.padding_mode} padding {conv.padding}")
     state = {f"{name}.weight": weight, f"{name}.bias": graph.constant(op.inputs[2])}
     nxt = graph.consumers(op.outputs[0])
-    has_prelu = len(nxt) == 1 and nxt[0].kind == "PRELU"
+    has_prelu = len(nxt) == 1 and nxt[0].name == "PRELU"
     if has_prelu != (prelu is not None):
         has = ("has", "has no") if has_prelu else ("has no", "has")
         raise IsplabError(f"{where}: the file {has[0]} a PReLU after this conv, the model {has[1]}")
@@ -130,9 +64,9 @@ def _conv_state(graph: TfliteGraph, op: TfliteOp, name: str, conv: nn.Conv2d, pr
     return state
 
 
-def _pair_convs(graph: TfliteGraph, convs: list[TfliteOp], slots: list[ConvSlot], what: str) -> dict:
+def _pair_convs(graph: Graph, convs: list[Op], slots: list[ConvSlot], what: str) -> dict:
     if len(convs) != len(slots):
-        raise IsplabError(f"{graph.path}: {what} has {len(convs)} convolutions, the model {len(slots)}")
+        raise IsplabError(f"{graph.source}: {what} has {len(convs)} convolutions, the model {len(slots)}")
     state: dict = {}
     for op, (name, conv, prelu) in zip(convs, slots, strict=True):
         state.update(_conv_state(graph, op, name, conv, prelu))
@@ -174,7 +108,7 @@ def _microisp_slots(model: nn.Module, colour: int) -> list[ConvSlot]:
 
 
 @register_mapper("microisp", "microisp_0.5")
-def _map_microisp(graph: TfliteGraph, model: nn.Module) -> dict:
+def _map_microisp(graph: Graph, model: nn.Module) -> dict:
     """Official ``MicroISP.tflite``: the final CONCATENATION's inputs are the R, G, B branches.
 
     Each branch is a chain (its skips add no convs), so its convs in execution order are the official
@@ -182,24 +116,24 @@ def _map_microisp(graph: TfliteGraph, model: nn.Module) -> dict:
     """
     (out,) = graph.outputs
     concat = graph.producer(out)
-    if concat is None or concat.kind != "CONCATENATION" or len(concat.inputs) != 3:
-        raise IsplabError(f"{graph.path}: expected the output to be a concat of 3 colour planes")
+    if concat is None or concat.name != "CONCATENATION" or len(concat.inputs) != 3:
+        raise IsplabError(f"{graph.source}: expected the output to be a concat of 3 colour planes")
     state: dict = {}
     for colour, plane in enumerate(concat.inputs):
         ops = graph.ancestors(plane)
-        convs = [op for op in ops if op.kind == "CONV_2D"]
+        convs = [op for op in ops if op.name == "CONV_2D"]
         state.update(_pair_convs(graph, convs, _microisp_slots(model, colour), f"colour branch {colour}"))
         # The head must be depth_to_space(tanh * 0.58 + 0.5, 2); check the constants the model hard-codes.
-        consts = [op for op in ops if op.kind in ("MUL", "ADD") and graph.producer(op.inputs[1]) is None]
-        scale = [graph.constant(op.inputs[1]) for op in consts if op.kind == "MUL"]
-        shift = [graph.constant(op.inputs[1]) for op in consts if op.kind == "ADD"]
+        consts = [op for op in ops if op.name in ("MUL", "ADD") and graph.producer(op.inputs[1]) is None]
+        scale = [graph.constant(op.inputs[1]) for op in consts if op.name == "MUL"]
+        shift = [graph.constant(op.inputs[1]) for op in consts if op.name == "ADD"]
         if not (np.allclose(scale, 0.58) and np.allclose(shift, 0.5) and len(scale) == len(shift) == 1):
-            raise IsplabError(f"{graph.path}: colour {colour} head is not tanh * 0.58 + 0.5")
+            raise IsplabError(f"{graph.source}: colour {colour} head is not tanh * 0.58 + 0.5")
     return state
 
 
 @register_mapper("jmu_cvlab")
-def _map_jmu(graph: TfliteGraph, model: nn.Module, input_scale: float = MAI_WHITE_LEVEL) -> dict:
+def _map_jmu(graph: Graph, model: nn.Module, input_scale: float = MAI_WHITE_LEVEL) -> dict:
     """JMU-CVLab's submitted ``model.tflite`` (Keras graph: smallnet, tone curve, CBAM refinement).
 
     The file takes raw values, multiplies by 1/4096 and re-stacks the channels before the first conv;
@@ -210,34 +144,34 @@ def _map_jmu(graph: TfliteGraph, model: nn.Module, input_scale: float = MAI_WHIT
     from isplab.models.zoo.jmu import TFLITE_INPUT_ORDER, TFLITE_INPUT_SCALE, keras_state_dict
 
     ops = graph.ops
-    muls = [op for op in graph.consumers(graph.inputs[0]) if op.kind == "MUL"]
-    packs = [op for op in ops if op.kind == "PACK"]
+    muls = [op for op in graph.consumers(graph.inputs[0]) if op.name == "MUL"]
+    packs = [op for op in ops if op.name == "PACK"]
     if len(muls) != 1 or len(packs) != 1:
-        raise IsplabError(f"{graph.path}: expected input scaling (MUL) and channel re-stacking (PACK)")
+        raise IsplabError(f"{graph.source}: expected input scaling (MUL) and channel re-stacking (PACK)")
     # Each STRIDED_SLICE takes one input channel (its ``begin`` on the last axis); PACK restacks them.
-    sliced = {o.outputs[0]: int(graph.constant(o.inputs[1])[-1]) for o in ops if o.kind == "STRIDED_SLICE"}
+    sliced = {o.outputs[0]: int(graph.constant(o.inputs[1])[-1]) for o in ops if o.name == "STRIDED_SLICE"}
     order = tuple(sliced[t] for t in packs[0].inputs)
     scale = float(graph.constant(muls[0].inputs[1]))
     if order != tuple(TFLITE_INPUT_ORDER) or not np.isclose(scale, TFLITE_INPUT_SCALE):
-        raise IsplabError(f"{graph.path}: input order {order} / scale {scale} differ from the isplab model's")
+        raise IsplabError(f"{graph.source}: input order {order} / scale {scale} differ from the isplab model's")
     # Keras layer names of keras_state_dict, in execution order (conv2d_3 = CBAM spatial conv, no bias).
     conv_names = ["conv2d", "conv2d_1", "conv2d_2", "conv_expand", "conv2d_3", "conv_remap"]
-    convs = [op for op in ops if op.kind == "CONV_2D"]
+    convs = [op for op in ops if op.name == "CONV_2D"]
     # Each dense layer appears twice (max and average pooled paths) with the same kernel.
-    fc_ops = [op for op in ops if op.kind == "FULLY_CONNECTED"]
+    fc_ops = [op for op in ops if op.name == "FULLY_CONNECTED"]
     fcs = list({op.inputs[1]: op for op in fc_ops}.values())
     if len(convs) != len(conv_names) or len(fcs) != 2:
-        raise IsplabError(f"{graph.path}: expected 6 convs, 2 dense layers; found {len(convs)}, {len(fcs)}")
+        raise IsplabError(f"{graph.source}: expected 6 convs, 2 dense layers; found {len(convs)}, {len(fcs)}")
     for op in fc_ops:  # the shared MLP: both paths must use the same bias too
         first = next(f for f in fcs if f.inputs[1] == op.inputs[1])
         if not np.array_equal(graph.constant(op.inputs[2]), graph.constant(first.inputs[2])):
-            raise IsplabError(f"{graph.path}: the CBAM max and average paths have different dense biases")
+            raise IsplabError(f"{graph.source}: the CBAM max and average paths have different dense biases")
     weights: dict[str, np.ndarray] = {}
     for name, op in zip(conv_names, convs, strict=True):
         weights[f"{name}/kernel"] = graph.constant(op.inputs[1]).transpose(1, 2, 3, 0)  # OHWI -> Keras HWIO
         weights[f"{name}/bias"] = graph.constant(op.inputs[2])
     if np.any(weights.pop("conv2d_3/bias")):
-        raise IsplabError(f"{graph.path}: the CBAM spatial conv has a bias; the isplab model has none")
+        raise IsplabError(f"{graph.source}: the CBAM spatial conv has a bias; the isplab model has none")
     for name, op in zip(("dense", "dense_1"), fcs, strict=True):
         weights[f"{name}/kernel"] = graph.constant(op.inputs[1]).T  # TFLite (out, in) -> Keras (in, out)
         weights[f"{name}/bias"] = graph.constant(op.inputs[2])
@@ -273,7 +207,7 @@ def import_tflite_weights(
     if not path.is_file():
         raise IsplabError(f"{path}: no such TFLite file")
     model = create_model(model_name) if model is None else model
-    state = _MAPPERS[model_name](TfliteGraph(path), model, **options)
+    state = _MAPPERS[model_name](read_graph(path), model, **options)
     state = {k: torch.as_tensor(v, dtype=torch.float32).contiguous() for k, v in state.items()}
     expected = model.state_dict()
     if set(state) != set(expected):

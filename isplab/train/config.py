@@ -40,6 +40,7 @@ class DataConfig:
     num_workers: int = 0
     augment: bool = True
     synth_n: int = 64
+    crop: int | None = None  # centred square crop (target pixels, even) of every pair; None = whole image
 
 
 @dataclass

@@ -13,4 +13,5 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
     root = cfg.path if cfg.path is not None else ensure_default_data(n=cfg.synth_n)
     full = PairedRawDataset(root)
     train_idx, val_idx = split_indices(len(full), cfg.val_fraction, seed)
-    return PairedRawDataset(root, indices=train_idx), PairedRawDataset(root, indices=val_idx)
+    return (PairedRawDataset(root, indices=train_idx, crop=cfg.crop),
+            PairedRawDataset(root, indices=val_idx, crop=cfg.crop))

@@ -83,7 +83,7 @@ def test_shape_and_finite_gradients(name: str) -> None:
 
 @pytest.mark.parametrize("block", [
     ChannelAttention(3, reduction=1), SpatialAttention(3), ECA(3), ECB(2, 3),
-    ERepConv(2, 2, 3, with_idt=True), HaarDWT(), HaarIDWT(),
+    ERepConv(2, 2, 3, with_idt=True), HaarDWT(3), HaarIDWT(1),
 ], ids=lambda b: type(b).__name__)
 def test_gradcheck(block: nn.Module) -> None:
     block = block.double()
@@ -136,9 +136,9 @@ def test_erepconv_has_ten_branches_for_5x5() -> None:
 
 def test_haar_perfect_reconstruction() -> None:
     x = torch.rand(2, 3, 10, 14)
-    y = HaarDWT()(x)
+    y = HaarDWT(3)(x)
     assert y.shape == (2, 12, 5, 7)
-    assert (HaarIDWT()(y) - x).abs().max().item() <= 1e-6
+    assert (HaarIDWT(3)(y) - x).abs().max().item() <= 1e-6
     # orthonormal: energy is preserved
     assert torch.allclose(y.square().sum(), x.square().sum(), rtol=1e-5)
 
@@ -146,7 +146,7 @@ def test_haar_perfect_reconstruction() -> None:
 def test_haar_band_layout() -> None:
     x = torch.tensor([[0.0, 1.0], [2.0, 3.0]]).reshape(1, 1, 2, 2).repeat(1, 2, 1, 1)
     x[:, 1] *= 10
-    y = HaarDWT()(x).flatten()
+    y = HaarDWT(2)(x).flatten()
     # per band: [LL_c0, LL_c1, LH_c0, LH_c1, HL_c0, HL_c1, HH_c0, HH_c1]
     expected = torch.tensor([3.0, 30.0, -2.0, -20.0, -1.0, -10.0, 0.0, 0.0])
     assert torch.allclose(y, expected)

@@ -9,7 +9,7 @@ block ``[[a, b], [c, d]]`` (orthonormal Haar, hence the 1/2):
 * HL = (a - b + c - d) / 2        HH = (a - b - c + d) / 2
 
 The transform is orthonormal, so :class:`HaarIDWT` applies the transposed matrix (a 1x1 conv) and then
-:func:`~isplab.models.ops.depth_to_space`; ``HaarIDWT()(HaarDWT()(x)) == x`` up to float rounding.
+:func:`~isplab.models.ops.depth_to_space`; ``HaarIDWT(C)(HaarDWT(C)(x)) == x`` up to float rounding.
 """
 
 from __future__ import annotations
@@ -29,41 +29,47 @@ HAAR_FILTERS = 0.5 * torch.tensor([
 ])
 
 
-def _eye_kron(channels: int, like: torch.Tensor) -> torch.Tensor:
-    return torch.eye(channels, device=like.device, dtype=like.dtype)
+def dwt_weight(channels: int) -> torch.Tensor:
+    """``(4C, C, 2, 2)`` conv weight of :class:`HaarDWT`: ``weight[b*C + o, i] = filter_b`` if ``o == i``."""
+    return torch.einsum("bhw,oi->boihw", HAAR_FILTERS, torch.eye(channels)).reshape(4 * channels, channels, 2, 2)
 
 
+def idwt_weight(channels: int) -> torch.Tensor:
+    """``(4C, 4C, 1, 1)`` 1x1 conv weight of :class:`HaarIDWT`: band-grouped input -> DCR depth_to_space order.
+
+    depth_to_space (DCR) wants channel ``(dy*2 + dx)*C + c``; the input channel is ``band*C + c``.
+    """
+    return torch.einsum("bhw,oi->hwobi", HAAR_FILTERS, torch.eye(channels)).reshape(4 * channels, 4 * channels, 1, 1)
+
+
+# The weights are built once in ``__init__`` as (non-persistent) buffers: building them in ``forward``
+# (eye/einsum/reshape) would reach the exported graph as STABLEHLO_IOTA and rank-5 reshapes, which the
+# TFLite runtime cannot load.
 class HaarDWT(nn.Module):
-    """One-level 2-D Haar DWT as a fixed stride-2 2x2 conv.
+    """One-level 2-D Haar DWT of ``channels`` channels as a fixed stride-2 2x2 conv.
 
     Shapes: ``(N, C, H, W) -> (N, 4C, H/2, W/2)``, bands grouped per band (see module docstring).
     """
 
-    def __init__(self):
+    def __init__(self, channels: int):
         super().__init__()
-        self.register_buffer("filters", HAAR_FILTERS.clone(), persistent=False)
+        self.channels = channels
+        self.register_buffer("weight", dwt_weight(channels), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c = x.shape[1]
-        # weight[b*C + o, i] = filter_b if o == i else 0: a plain (non-grouped) conv, per-band output.
-        eye = _eye_kron(c, x)
-        weight = torch.einsum("bhw,oi->boihw", self.filters.to(x), eye).reshape(4 * c, c, 2, 2)
-        return F.conv2d(x, weight, stride=2)
+        return F.conv2d(x, self.weight, stride=2)
 
 
 class HaarIDWT(nn.Module):
-    """Inverse of :class:`HaarDWT`: fixed 1x1 conv + TF-order depth_to_space.
+    """Inverse of :class:`HaarDWT` for ``channels`` output channels: fixed 1x1 conv + TF-order depth_to_space.
 
     Shapes: ``(N, 4C, h, w) -> (N, C, 2h, 2w)``, input grouped per band.
     """
 
-    def __init__(self):
+    def __init__(self, channels: int):
         super().__init__()
-        self.register_buffer("filters", HAAR_FILTERS.clone(), persistent=False)
+        self.channels = channels
+        self.register_buffer("weight", idwt_weight(channels), persistent=False)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        c = y.shape[1] // 4
-        eye = _eye_kron(c, y)
-        # depth_to_space (DCR) wants channel (dy*2 + dx)*C + c; input channel is band*C + c.
-        weight = torch.einsum("bhw,oi->hwobi", self.filters.to(y), eye).reshape(4 * c, 4 * c, 1, 1)
-        return depth_to_space(F.conv2d(y, weight), 2)
+        return depth_to_space(F.conv2d(y, self.weight), 2)

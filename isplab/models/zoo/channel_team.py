@@ -20,22 +20,24 @@ def _rcab(channels: int) -> ResidualBlock:
 
 
 class FixedFilter(nn.Module):
-    """Fixed (non-trainable) depthwise filter bank: each input channel -> ``len(kernels)`` channels.
+    """Fixed (non-trainable) per-channel filter bank: each input channel -> ``len(kernels)`` channels.
 
     ``(N, C, H, W) -> (N, C * K, H, W)``, output channel ``c * K + k`` = kernel ``k`` on channel ``c``.
+    Stored as a dense block-diagonal conv weight ``(C*K, C, s, s)``: a depthwise conv with depth
+    multiplier ``K > 1`` falls back to the CPU on the mobile GPU delegate, a plain CONV_2D does not.
     """
 
     def __init__(self, channels: int, kernels: torch.Tensor):
         super().__init__()
         k, size, _ = kernels.shape
-        self.groups = channels
         self.padding = size // 2
         self.out_channels = channels * k
-        self.register_buffer("weight", kernels.repeat(channels, 1, 1).unsqueeze(1), persistent=False)
+        weight = torch.einsum("ci,khw->ckihw", torch.eye(channels), kernels).reshape(channels * k, channels, size, size)
+        self.register_buffer("weight", weight, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # zero padding: plain CONV_2D padding (replicate padding has no GPU-delegate op)
-        return F.conv2d(x, self.weight, padding=self.padding, groups=self.groups)
+        return F.conv2d(x, self.weight, padding=self.padding)
 
 
 def gauss_kernel(size: int = 5, sigma: float = 1.0) -> torch.Tensor:
@@ -76,7 +78,9 @@ class DWTPath(nn.Module):
 
     def __init__(self, in_channels: int = 4, widths: tuple[int, ...] = (64, 128, 256, 512), blocks: int = 1):
         super().__init__()
-        self.dwt, self.idwt = HaarDWT(), HaarIDWT()
+        # one fixed DWT per encoder level and one IDWT per decoder level (weights depend on the width)
+        self.dwts = nn.ModuleList([HaarDWT(c) for c in widths[:-1]])
+        self.idwts = nn.ModuleList([HaarIDWT(c) for c in widths[-2::-1]])
         self.head = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, padding=1), _rcab(widths[0]))
         self.downs = nn.ModuleList(
             [
@@ -97,12 +101,12 @@ class DWTPath(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.head(x)
         skips = [y]
-        for down in self.downs:
-            y = down(self.dwt(y))
+        for dwt, down in zip(self.dwts, self.downs, strict=True):
+            y = down(dwt(y))
             skips.append(y)
         skips.pop()
-        for up, refine in zip(self.ups, self.refines, strict=True):
-            y = refine(self.idwt(up(y)) + skips.pop())
+        for idwt, up, refine in zip(self.idwts, self.ups, self.refines, strict=True):
+            y = refine(idwt(up(y)) + skips.pop())
         return y
 
 

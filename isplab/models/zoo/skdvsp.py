@@ -47,10 +47,10 @@ class IFSNet(nn.Module):
     ):
         super().__init__()
         self.stem = nn.Conv2d(4, 3 * 4, 3, padding=1)
-        self.dwt = HaarDWT()
+        self.dwt = HaarDWT(3)
         self.low = EDSRBranch(3, low_channels, low_blocks)
         self.high = EDSRBranch(9, high_channels, high_blocks)
-        self.idwt = HaarIDWT()
+        self.idwt = HaarIDWT(3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bands = self.dwt(depth_to_space(self.stem(x), 2))

@@ -9,7 +9,7 @@ calls ``objective(model, raw, target, step) -> (total_loss, {term: value})``.
 True
 """
 
-from isplab.train.objectives import supervised  # noqa: F401  (registration side effect)
+from isplab.train.objectives import distill, domain, masked_raw, multilevel, supervised  # noqa: F401  (registration)
 from isplab.train.objectives.base import (
     Objective,
     create_objective,
