@@ -24,6 +24,7 @@ from PIL import Image
 
 from isplab.atomic import write_text_atomic
 from isplab.classic import ClassicISP
+from isplab.classic.visualise import raw_visualisation
 from isplab.evaluate import evaluate
 from isplab.leaderboard import Leaderboard, ModelResult
 from isplab.score import final_score
@@ -74,13 +75,6 @@ def _to_png(rgb: np.ndarray, path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(img).save(path)
     return str(path.relative_to(path.parents[1]))
-
-
-def raw_visualisation(packed: torch.Tensor) -> torch.Tensor:
-    """Packed ``(4, h, w)`` -> a viewable RGB ``(3, 2h, 2w)``: R, mean G, B, gamma 1/2.2, nearest upscale."""
-    b, g1, r, g2 = packed
-    rgb = torch.stack([r, (g1 + g2) / 2, b]).clamp(0, 1) ** (1 / 2.2)
-    return rgb.repeat_interleave(2, 1).repeat_interleave(2, 2)
 
 
 def save_crops(model: torch.nn.Module, val_set, folder: Path) -> list[str]:

@@ -10,6 +10,7 @@ from isplab.classic.color import apply_ccm
 from isplab.classic.demosaic import bilinear_demosaic
 from isplab.classic.pipeline import ClassicISP, classic_isp
 from isplab.classic.tone import srgb_degamma, srgb_gamma, tone_curve
+from isplab.classic.visualise import raw_visualisation
 from isplab.classic.white_balance import apply_white_balance, grey_world_gains
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "bilinear_demosaic",
     "classic_isp",
     "grey_world_gains",
+    "raw_visualisation",
     "srgb_degamma",
     "srgb_gamma",
     "tone_curve",

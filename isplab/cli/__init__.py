@@ -12,7 +12,8 @@ from isplab.errors import IsplabError
 
 #: Subcommand modules, in the order ``isplab --help`` lists them.
 SUBCOMMANDS = [
-    "challenge", "data", "models", "train", "eval", "export", "inspect", "import_", "bench", "leaderboard",
+    "challenge", "data", "models", "train", "eval", "export", "inspect", "import_", "bench", "leaderboard", "search",
+    "develop", "compare",
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from isplab.train.engine import train
 
     result = train(resolve_config(args), args.out, resume=args.resume, progress=not args.no_progress)
+    if os.environ.get("RANK", "0") != "0":  # torchrun: one summary line, from rank 0
+        return 0
     shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if k in ("psnr", "ssim"))
     print(f"trained {result.step} steps in {result.seconds:.1f}s -> {result.run_dir} ({shown})")
     return 0

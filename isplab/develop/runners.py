@@ -29,6 +29,7 @@ class TorchRunner:
     """An ``nn.Module`` (or an isplab checkpoint) run in eval mode without gradients."""
 
     fixed_size = None
+    default_tile = 512
 
     def __init__(self, model: nn.Module, name: str = "torch"):
         self.model, self.name = model.eval(), name
@@ -53,7 +54,12 @@ class TfliteRunner:
 
     ``resize`` (default: yes) lets the interpreter take any tile size via ``resize_tensor_input``; with
     ``resize=False`` the file's own input size is the tile size (edge tiles are reflect-padded).
+    The default tile is 256: LiteRT's arena grows with the input (about 4 KB per packed pixel for
+    MicroISP, ~1 GB at 512x512), and 256 was also faster on a 2-core CPU
+    (``benchmarks/results/develop_12mp.md``).
     """
+
+    default_tile = 256
 
     def __init__(self, path: str | Path, resize: bool = True, num_threads: int = 2):
         from ai_edge_litert.interpreter import Interpreter
@@ -102,6 +108,7 @@ class ClassicRunner:
     the file has them, else grey-world gains measured on the whole frame (never per tile)."""
 
     fixed_size = None
+    default_tile = 512
     name = "classical ISP"
 
     def __init__(self, isp: ClassicISP | None = None):

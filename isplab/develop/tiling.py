@@ -56,17 +56,18 @@ class AxisPlan:
         w = np.ones(n, dtype=np.float64)
         half = self.overlap / 4  # half-width of the blend zone
         if index > 0:  # hand-over from the previous tile
-            mid = (self.starts[index] + self.starts[index - 1] + self.size) / 2
-            w *= _ramp((pos - (mid - half)) / (2 * half))
+            w *= _ramp(pos, (self.starts[index] + self.starts[index - 1] + self.size) / 2, half)
         if index < len(self.starts) - 1:  # hand-over to the next tile
-            mid = (self.starts[index + 1] + self.starts[index] + self.size) / 2
-            w *= 1 - _ramp((pos - (mid - half)) / (2 * half))
+            w *= 1 - _ramp(pos, (self.starts[index + 1] + self.starts[index] + self.size) / 2, half)
         return w.astype(np.float32)
 
 
-def _ramp(t: np.ndarray) -> np.ndarray:
-    """Raised cosine 0 -> 1 over ``t`` in [0, 1] (0 before, 1 after); ``r(t) + r(1 - t) = 1``."""
-    t = np.clip(t, 0.0, 1.0)
+def _ramp(pos: np.ndarray, mid: float, half: float) -> np.ndarray:
+    """Raised cosine from 0 at ``mid - half`` to 1 at ``mid + half`` (a step at ``mid`` when ``half`` is 0);
+    symmetric about ``mid``, so a ramp up plus the mirrored ramp down is 1 everywhere."""
+    if half <= 0:
+        return (pos >= mid).astype(np.float64)
+    t = np.clip((pos - (mid - half)) / (2 * half), 0.0, 1.0)
     return 0.5 - 0.5 * np.cos(np.pi * t)
 
 

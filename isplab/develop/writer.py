@@ -27,11 +27,17 @@ EXIF_ORIENTATION = 0x0112
 LIBRAW_FLIP_TO_EXIF = {0: 1, 3: 3, 5: 8, 6: 6}
 
 
-def _quantize(rgb: np.ndarray, bits: int) -> np.ndarray:
-    """``(3, H, W)`` float (clipped to [0, 1]) -> ``(H, W, 3)`` uint8 / uint16."""
+def _quantize(rgb: np.ndarray, bits: int, rows: int = 256) -> np.ndarray:
+    """``(3, H, W)`` float (clipped to [0, 1]) -> contiguous ``(H, W, 3)`` uint8 / uint16.
+
+    Done in bands of ``rows`` so the float temporaries stay small next to a 12 MP frame.
+    """
     peak = 2**bits - 1
-    out = np.clip(rgb, 0.0, 1.0).transpose(1, 2, 0) * peak + 0.5
-    return out.astype(np.uint8 if bits == 8 else np.uint16)
+    out = np.empty((rgb.shape[1], rgb.shape[2], 3), dtype=np.uint8 if bits == 8 else np.uint16)
+    for y in range(0, rgb.shape[1], rows):
+        band = np.clip(rgb[:, y:y + rows], 0.0, 1.0).transpose(1, 2, 0) * peak + 0.5
+        out[y:y + rows] = band.astype(out.dtype)
+    return out
 
 
 def _exif_bytes(orientation: int | None) -> bytes | None:
@@ -55,11 +61,16 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def _save_png16(f: IO[bytes], rgb: np.ndarray, meta: Mapping[str, str], orientation: int | None, _q: int) -> None:
-    pixels = _quantize(rgb, 16).astype(">u2")  # PNG samples are big-endian
+    pixels = _quantize(rgb, 16)
     h, w = pixels.shape[:2]
-    rows = np.empty((h, 1 + w * 6), dtype=np.uint8)
-    rows[:, 0] = 0  # filter type "None" per scanline
-    rows[:, 1:] = pixels.view(np.uint8).reshape(h, w * 6)
+    # Scanlines = filter byte 0 ("None") + big-endian samples, compressed band by band to bound memory.
+    compressor, parts = zlib.compressobj(6), []
+    for y in range(0, h, 256):
+        band = pixels[y:y + 256]
+        rows = np.zeros((band.shape[0], 1 + w * 6), dtype=np.uint8)
+        rows[:, 1:] = band.astype(">u2").view(np.uint8).reshape(band.shape[0], w * 6)
+        parts.append(compressor.compress(rows.tobytes()))
+    parts.append(compressor.flush())
     f.write(b"\x89PNG\r\n\x1a\n")
     f.write(_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)))  # 16-bit truecolour
     for key, value in meta.items():
@@ -67,7 +78,7 @@ def _save_png16(f: IO[bytes], rgb: np.ndarray, meta: Mapping[str, str], orientat
     exif = _exif_bytes(orientation)
     if exif:
         f.write(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\0\0") else exif))
-    f.write(_chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)))
+    f.write(_chunk(b"IDAT", b"".join(parts)))
     f.write(_chunk(b"IEND", b""))
 
 

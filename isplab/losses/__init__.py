@@ -5,7 +5,7 @@
 True
 """
 
-from isplab.losses import pixel, structural  # noqa: F401  (registration side effect)
+from isplab.losses import color, edge, histogram, patch, perceptual, pixel, structural  # noqa: F401  (registration side effect)
 from isplab.losses.combined import CombinedLoss, LossTerm
 from isplab.losses.registry import create_loss, list_losses, loss_entry, register_loss
 

@@ -41,7 +41,7 @@ class CosineLoss(nn.Module):
         eps2 = self.eps**2
         dot = (pred * target).sum(dim=1) + eps2
         norms = torch.sqrt(pred.pow(2).sum(dim=1) + eps2) * torch.sqrt(target.pow(2).sum(dim=1) + eps2)
-        return (1.0 - dot / norms).mean()
+        return (1.0 - dot / norms).clamp_min(0.0).mean()  # rounding can push cos a hair above 1
 
     def extra_repr(self) -> str:
         return f"eps={self.eps}"
@@ -60,12 +60,17 @@ class ColorLoss(nn.Module):
         if kernel_size < 1 or kernel_size % 2 == 0 or sigma <= 0:
             raise IsplabError(f"color loss needs an odd kernel_size >= 1 and sigma > 0, got {kernel_size}, {sigma}")
         self.kernel_size, self.sigma = kernel_size, float(sigma)
-        self.register_buffer("kernel", gauss_kernel(kernel_size, sigma), persistent=False)
+        # The Gaussian is separable: two 1-D passes (2K taps instead of K^2); row sums of the 2-D kernel.
+        taps = gauss_kernel(kernel_size, sigma)[0].sum(dim=1)
+        self.register_buffer("taps", taps, persistent=False)
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         check_pair(pred, target)
-        kernel = self.kernel.to(pred.dtype)
-        return F.mse_loss(depthwise_filter(pred, kernel), depthwise_filter(target, kernel))
+        return F.mse_loss(self.blur(pred), self.blur(target))
+
+    def blur(self, x: Tensor) -> Tensor:
+        """Gaussian blur of ``x`` ``(N, C, H, W)``, same shape, replicate borders."""
+        return depthwise_filter(depthwise_filter(x, self.taps.view(1, 1, -1)), self.taps.view(1, -1, 1))
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, sigma={self.sigma}"

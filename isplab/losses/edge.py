@@ -4,7 +4,9 @@ Two edge operators (``mode``):
 
 * ``laplacian`` (default): MPRNet's EdgeLoss (Zamir et al., CVPR 2021), the usual PyTorch form of an
   edge loss: one Laplacian-pyramid level ``x - G(up(down(G(x))))`` with the 5-tap kernel
-  ``[.05, .25, .4, .25, .05]``, replicate padding.
+  ``[.05, .25, .4, .25, .05]``, replicate padding. Kept exactly as MPRNet's code, including its border
+  effect: replicating the zero-inserted image makes the band non-zero on flat images at the last
+  rows/columns, so a pure brightness offset costs a little there.
 * ``sobel``: Sobel x/y gradients per channel (the edge map of Seif & Androutsos [59] is a gradient
   magnitude; the two gradients are compared directly so the loss stays smooth).
 

@@ -7,8 +7,9 @@ distance ``||sqrt(H_t) - sqrt(H_p)||_2 / sqrt(2)`` (in [0, 1]), or ``l1``, avera
 images. HistoGAN uses RGB-uv histograms with 64 bins and bandwidth 0.02; ENERZAi compared per-channel
 histograms, whose bins and bandwidth the report does not give: the defaults (64, 0.02) follow HistoGAN.
 
-Memory: the soft assignment is ``N * 3 * H * W * bins`` floats (kept for backward), e.g. 400 MB for a
-batch of 8 256x256 crops at 64 bins; ``max_pixels`` caps it by a strided pixel subsample.
+Cost: ``N * 3 * H * W * bins`` kernel evaluations forward and again backward (recomputed rather than
+stored: the saved state is the input, and temporaries are bounded by processing bins in chunks);
+``max_pixels`` caps the cost by a strided pixel subsample.
 
 >>> import torch
 >>> from isplab.losses import create_loss
@@ -27,13 +28,48 @@ from torch import Tensor, nn
 from isplab.errors import IsplabError
 from isplab.losses.registry import check_pair, register_loss
 
+#: Elements per temporary ``(N, C, HW, bins-chunk)`` block (64 MB in float32).
+_CHUNK_ELEMENTS = 1 << 24
+
+
+def _bin_chunks(values: Tensor, centres: Tensor) -> list[Tensor]:
+    per_bin = values.numel()
+    step = max(1, _CHUNK_ELEMENTS // max(per_bin, 1))
+    return list(centres.split(step))
+
+
+class _InverseQuadraticCounts(torch.autograd.Function):
+    """``counts[n, c, b] = sum_p 1 / (1 + ((x[n, c, p] - centres[b]) / bandwidth)^2)``, memory-lean.
+
+    Autograd on the plain formula would keep several ``(N, C, HW, B)`` tensors alive; this saves only ``x``
+    and recomputes the kernel derivative ``-2 d / (bandwidth * (1 + d^2)^2)`` chunk by chunk in backward.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, centres: Tensor, bandwidth: float) -> Tensor:  # noqa: ANN001
+        ctx.save_for_backward(x, centres)
+        ctx.bandwidth = bandwidth
+        values = x.unsqueeze(-1)
+        chunks = _bin_chunks(x, centres)
+        return torch.cat([torch.reciprocal(1.0 + ((values - c) / bandwidth).square()).sum(dim=2) for c in chunks], -1)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # noqa: ANN001
+        x, centres = ctx.saved_tensors
+        bandwidth = ctx.bandwidth
+        values, grad_x, start = x.unsqueeze(-1), torch.zeros_like(x), 0
+        for c in _bin_chunks(x, centres):
+            d = (values - c) / bandwidth
+            dk = d * torch.reciprocal(1.0 + d.square()).square() * (-2.0 / bandwidth)
+            grad_x += (dk * grad[..., start : start + len(c)].unsqueeze(2)).sum(dim=-1)
+            start += len(c)
+        return grad_x, None, None
+
 
 def soft_histogram(x: Tensor, centres: Tensor, bandwidth: float) -> Tensor:
     """Soft histogram per channel of ``x`` ``(N, C, H, W)`` over ``centres`` ``(B,)``: ``(N, C, B)``, rows sum to 1."""
-    values = x.flatten(2).unsqueeze(-1)  # (N, C, HW, 1)
-    weights = 1.0 / (1.0 + ((values - centres) / bandwidth).pow(2))
-    hist = weights.sum(dim=2)
-    return hist / hist.sum(dim=-1, keepdim=True)
+    counts = _InverseQuadraticCounts.apply(x.flatten(2), centres, bandwidth)
+    return counts / counts.sum(dim=-1, keepdim=True)
 
 
 @register_loss("histogram")

@@ -37,7 +37,9 @@ from isplab.losses.registry import check_pair, register_loss
 
 
 def patch_stats(diff: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Split ``diff`` ``(N, C, H, W)`` into ``size`` squares: ``(patches (N, P, C*size*size), mean (N, P), var (N, P))``.
+    """Split ``diff`` ``(N, C, H, W)`` into ``size`` squares.
+
+    Returns ``(patches (N, P, C*size*size), mean (N, P), var (N, P))``.
 
     ``var`` is the population variance over each patch's pixels and channels.
     """

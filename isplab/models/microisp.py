@@ -116,3 +116,6 @@ def microisp(features: int = 4, num_blocks: int = 7) -> MicroISP:
 def microisp_0__5(features: int = 4, num_blocks: int = 7) -> MicroISP:
     """MicroISP 0.5: one generator per colour branch instead of two, 6,780 params."""
     return MicroISP(num_stages=1, features=features, num_blocks=num_blocks)
+
+
+microisp.min_input = microisp_0__5.min_input = MIN_PACKED_SIZE

@@ -33,6 +33,22 @@ def _init_conv(conv: nn.Conv2d) -> nn.Conv2d:
     return conv
 
 
+class InstanceNorm(nn.InstanceNorm2d):
+    """Affine instance norm written with mean/rsqrt on NCHW (same parameters as ``nn.InstanceNorm2d``).
+
+    Equal to ``nn.InstanceNorm2d`` up to float rounding (~1e-6); aten's ``instance_norm`` reaches the
+    TFLite graph through a batch-norm reshape with two TRANSPOSEs and a RESHAPE per layer, this form
+    lowers to MEAN/SUB/MUL/RSQRT/ADD only.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        centred = x - mean
+        var = (centred * centred).mean(dim=(2, 3), keepdim=True)
+        y = centred * torch.rsqrt(var + self.eps)
+        return y * self.weight.reshape(1, -1, 1, 1) + self.bias.reshape(1, -1, 1, 1)
+
+
 class ConvLayer(nn.Module):
     """Official ``_conv_layer``: [reflect pad k//2] -> conv -> [instance norm] -> [PReLU]."""
 
@@ -41,7 +57,7 @@ class ConvLayer(nn.Module):
         super().__init__()
         pad = k // 2 if same else 0
         self.conv = _init_conv(nn.Conv2d(cin, cout, k, stride, padding=pad, padding_mode="reflect"))
-        self.norm = nn.InstanceNorm2d(cout, eps=1e-3, affine=True) if norm else nn.Identity()
+        self.norm = InstanceNorm(cout, eps=1e-3, affine=True) if norm else nn.Identity()
         self.act = nn.PReLU(cout, init=0.0) if act else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -211,3 +227,6 @@ class PyNetV2Mobile(nn.Module):
 def pynetv2_mobile() -> PyNetV2Mobile:
     """PyNET-V2 Mobile (official baseline): 3-level pyramid, instance norm, attention, 932,583 params."""
     return PyNetV2Mobile()
+
+
+pynetv2_mobile.input_multiple, pynetv2_mobile.min_input = 4, 28

@@ -21,6 +21,16 @@ class ModelEntry:
     factory: Callable[..., nn.Module]
     description: str
 
+    @property
+    def input_multiple(self) -> int:
+        """Packed height and width must be multiples of this (factory attribute ``input_multiple``, default 1)."""
+        return getattr(self.factory, "input_multiple", 1)
+
+    @property
+    def min_input(self) -> int:
+        """Smallest packed height/width the model accepts (factory attribute ``min_input``, default 1)."""
+        return getattr(self.factory, "min_input", 1)
+
 
 _REGISTRY: dict[str, ModelEntry] = {}
 

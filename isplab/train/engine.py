@@ -34,6 +34,7 @@ from isplab.config import dump_yaml, to_dict
 from isplab.errors import IsplabError
 from isplab.evaluate import evaluate
 from isplab.models import create_model
+from isplab.models.ops import finest_output
 from isplab.raw.bayer import DIHEDRAL, augment_pair
 from isplab.train.checkpoint import load_checkpoint, save_checkpoint
 from isplab.train.config import TrainConfig
@@ -301,7 +302,12 @@ def train(
 
 def _validate(model: nn.Module, val_set: Dataset, batch_size: int, ddp: _Dist) -> dict[str, float]:
     """Validation metrics: computed on rank 0, broadcast so every rank takes the same decisions."""
-    metrics = evaluate(model, val_set, batch_size=batch_size) if ddp.main else {}
+    metrics: dict[str, float] = {}
+    if ddp.main and ddp.device.type == "cpu":
+        metrics = evaluate(model, val_set, batch_size=batch_size)
+    elif ddp.main:  # evaluate() feeds CPU tensors: move them to the model's device and back
+        model.eval()
+        metrics = evaluate(lambda x: finest_output(model(x.to(ddp.device))).cpu(), val_set, batch_size=batch_size)
     if ddp.world > 1:
         box = [metrics]
         dist.broadcast_object_list(box, src=0)

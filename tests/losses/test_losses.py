@@ -11,10 +11,24 @@ from isplab import metrics
 from isplab.errors import IsplabError
 from isplab.losses import CombinedLoss, LossTerm, create_loss, list_losses, loss_entry
 
-#: Value on identical inputs where it is not 0 (Charbonnier keeps its eps).
-MINIMUM = {"charbonnier": 1e-3}
-#: MS-SSIM needs > 160 px at its default window, so the contract tests use images that large.
+#: Value on identical inputs where it is not 0 (Charbonnier and the edge loss keep their eps).
+MINIMUM = {"charbonnier": 1e-3, "edge": 1e-3}
+#: MS-SSIM needs > 160 px at its default window, so its contract tests use images that large.
 SIZE = 168
+#: Options for the contract tests: perceptual backbones are random (no weight file here) and shallow (fast).
+OPTIONS = {
+    "perceptual_vgg": {"pretrained": False, "layers": ["relu1_2", "relu2_2"]},
+    "perceptual_resnet": {"pretrained": False, "layers": ["stem", "layer1"]},
+}
+
+
+def contract_images(name: str, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Test images for loss ``name``: 168 px for MS-SSIM, 32 px (fast) for the rest."""
+    return images(seed=seed, size=SIZE if name == "ms_ssim" else 32)
+
+
+def build(name: str) -> torch.nn.Module:
+    return create_loss(name, **OPTIONS.get(name, {}))
 
 
 def images(seed: int = 0, n: int = 2, size: int = SIZE) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,23 +44,25 @@ def const(value: float, size: int = 16, dtype: torch.dtype = torch.float32) -> t
 
 def test_core_losses_registered():
     assert {"l1", "mse", "charbonnier", "ssim", "ms_ssim"} <= set(list_losses())
+    families = {"cosine", "edge", "color", "exposure", "patch", "histogram", "perceptual_vgg", "perceptual_resnet"}
+    assert families <= set(list_losses())
     assert list_losses("ms_*") == ["ms_ssim"]
     assert all(loss_entry(name).description for name in list_losses())
 
 
 @pytest.mark.parametrize("name", list_losses())
 def test_identical_inputs_give_minimum(name):
-    _, target = images()
-    value = create_loss(name)(target, target.clone())
+    _, target = contract_images(name)
+    value = build(name)(target, target.clone())
     assert value.ndim == 0
     assert value.item() == pytest.approx(MINIMUM.get(name, 0.0), abs=1e-5)
 
 
 @pytest.mark.parametrize("name", list_losses())
 def test_positive_with_finite_gradients(name):
-    pred, target = images(seed=1)
+    pred, target = contract_images(name, seed=1)
     pred.requires_grad_(True)
-    value = create_loss(name)(pred, target)
+    value = build(name)(pred, target)
     value.backward()
     assert torch.isfinite(value) and value.item() > MINIMUM.get(name, 0.0)
     assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
@@ -54,9 +70,26 @@ def test_positive_with_finite_gradients(name):
 
 @pytest.mark.parametrize("name", list_losses())
 def test_shape_mismatch_is_refused(name):
-    pred, target = images()
+    pred, target = contract_images(name)
     with pytest.raises(IsplabError, match="shape"):
-        create_loss(name)(pred[..., :-2], target)
+        build(name)(pred[..., :-2], target)
+
+
+@pytest.mark.parametrize("name", list_losses())
+def test_gradient_finite_at_identical_inputs(name):
+    # Training can reach a pixel-exact match (e.g. flat regions): no NaN from sqrt/norm/division at 0.
+    _, target = contract_images(name)
+    pred = target.clone().requires_grad_(True)
+    build(name)(pred, target).backward()
+    assert torch.isfinite(pred.grad).all()
+
+
+@pytest.mark.parametrize("name", list_losses())
+def test_float64_inputs(name):
+    pred, target = contract_images(name, seed=2)
+    loss = build(name).double()
+    value = loss(pred.double(), target.double())
+    assert value.dtype == torch.float64 and torch.isfinite(value)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,7 @@
-"""Team models, part 1: FGARepNet, RFD-CSA, Mobile-Smallnet, JMU-CVLab, ENERZAi."""
+"""Team models, part 1: FGARepNet, RFD-CSA, Mobile-Smallnet, JMU-CVLab, ENERZAi.
+
+Shapes, gradients, determinism, fusion and export of every model: ``test_all_models.py``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import torch
 from isplab.models import count_parameters, create_model
 from isplab.models.reparam import reparameterize
 from isplab.models.zoo.enerzai import ENERZAI_T1, EnerzaiConfig, EnerzaiNet, LevelConfig
-from isplab.models.zoo.jmu import TFLITE_INPUT_ORDER, JMUNet, gamma_tone_map, keras_state_dict
+from isplab.models.zoo.jmu import TFLITE_INPUT_ORDER, JMUNet, clip_unit, gamma_tone_map, keras_state_dict
 
 #: Table 1 TFLite sizes, MB (compared with inference-time params * 4 bytes).
 REPORT_MB = {
@@ -22,7 +25,6 @@ REPORT_MB = {
     "enerzai_t1": 0.077,
     "enerzai_t2": 4.5,
 }
-MODELS = [*REPORT_MB, "jmu_cvlab"]
 
 
 def build(name: str) -> torch.nn.Module:
@@ -30,32 +32,10 @@ def build(name: str) -> torch.nn.Module:
     return create_model(name)
 
 
-@pytest.mark.parametrize("name", MODELS)
-@pytest.mark.parametrize("shape", [(1, 4, 16, 24), (2, 4, 32, 32)])
-def test_shape_and_backward(name: str, shape: tuple[int, ...]) -> None:
-    model = build(name)
-    x = torch.rand(*shape)
-    y = model(x)
-    assert y.shape == (shape[0], 3, 2 * shape[2], 2 * shape[3])
-    y.mean().backward()
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    assert grads and all(torch.isfinite(g).all() for g in grads)
-
-
 @pytest.mark.parametrize("name", list(REPORT_MB))
 def test_size_matches_report(name: str) -> None:
     mb = count_parameters(reparameterize(build(name))) * 4 / 1e6
     assert abs(mb / REPORT_MB[name] - 1) <= 0.25, f"{name}: {mb:.4f} MB vs report {REPORT_MB[name]} MB"
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_reparameterized_output_matches(name: str) -> None:
-    model = build(name).eval()
-    x = torch.rand(1, 4, 16, 24)
-    with torch.no_grad():
-        before = model(x)
-        after = reparameterize(model)(x)
-    assert (after - before).abs().max().item() <= 1e-5
 
 
 @pytest.mark.parametrize("name", ["fgarepnet", "rfdcsa"])
@@ -82,6 +62,11 @@ def test_jmu_output_is_clipped_and_tone_curve() -> None:
     x = torch.tensor([0.0, 0.5, 1.0])
     g = x ** (1 / 2.2)
     assert torch.allclose(gamma_tone_map(x), 3 * g**2 - 2 * g**3, atol=1e-6)
+
+
+def test_jmu_clip_equals_clamp() -> None:
+    x = torch.cat([torch.linspace(-2, 3, 1001), torch.tensor([0.0, 1.0, 1e-9, 1 - 1e-7])])
+    assert (clip_unit(x) - x.clamp(0, 1)).abs().max().item() <= 6e-8
 
 
 def test_jmu_keras_import_folds_input_order_and_scale() -> None:

@@ -5,6 +5,6 @@ as a state dict file, load here directly (see ``docs/losses.md``).
 """
 
 from isplab.models.backbones.resnet import RESNET50_LAYERS, ResNet50
-from isplab.models.backbones.vgg import VGG19_LAYERS, VGG19
+from isplab.models.backbones.vgg import VGG19, VGG19_LAYERS
 
 __all__ = ["RESNET50_LAYERS", "VGG19", "VGG19_LAYERS", "ResNet50"]

@@ -40,7 +40,9 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU()
         self.downsample = None
         if stride != 1 or in_ch != out_ch:
-            self.downsample = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch)
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.relu(self.bn1(self.conv1(x)))
@@ -73,6 +75,9 @@ class ResNet50(nn.Module):
             in_ch = width * Bottleneck.expansion
             layer += [Bottleneck(in_ch, width) for _ in range(blocks - 1)]
             setattr(self, f"layer{stage + 1}", nn.Sequential(*layer))
+        for m in self.modules():  # torchvision's init
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
         depth = max(RESNET50_LAYERS.index(name) for name in layers)

@@ -60,6 +60,10 @@ class VGG19(nn.Module):
                 modules += [nn.Conv2d(in_ch, item, kernel_size=3, padding=1), nn.ReLU(inplace=False)]
                 in_ch = item
         self.features = nn.Sequential(*modules[: VGG19_LAYERS[last] + 1])
+        for m in self.features.modules():  # torchvision's init: random features keep their scale with depth
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
         wanted = {VGG19_LAYERS[name]: name for name in layers}

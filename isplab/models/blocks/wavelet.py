@@ -31,7 +31,8 @@ HAAR_FILTERS = 0.5 * torch.tensor([
 
 def dwt_weight(channels: int) -> torch.Tensor:
     """``(4C, C, 2, 2)`` conv weight of :class:`HaarDWT`: ``weight[b*C + o, i] = filter_b`` if ``o == i``."""
-    return torch.einsum("bhw,oi->boihw", HAAR_FILTERS, torch.eye(channels)).reshape(4 * channels, channels, 2, 2)
+    eye = torch.eye(channels, device=HAAR_FILTERS.device)  # explicit device: also under a meta-device context
+    return torch.einsum("bhw,oi->boihw", HAAR_FILTERS, eye).reshape(4 * channels, channels, 2, 2)
 
 
 def idwt_weight(channels: int) -> torch.Tensor:
@@ -39,7 +40,8 @@ def idwt_weight(channels: int) -> torch.Tensor:
 
     depth_to_space (DCR) wants channel ``(dy*2 + dx)*C + c``; the input channel is ``band*C + c``.
     """
-    return torch.einsum("bhw,oi->hwobi", HAAR_FILTERS, torch.eye(channels)).reshape(4 * channels, 4 * channels, 1, 1)
+    eye = torch.eye(channels, device=HAAR_FILTERS.device)
+    return torch.einsum("bhw,oi->hwobi", HAAR_FILTERS, eye).reshape(4 * channels, 4 * channels, 1, 1)
 
 
 # The weights are built once in ``__init__`` as (non-persistent) buffers: building them in ``forward``

@@ -21,18 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from isplab.models.blocks import CBAM, ECA, ChannelAttention
+from isplab.models.ops import check_multiple
 from isplab.models.registry import register_model
 
 _SLOPE = 0.2  # tf.nn.leaky_relu default, as PUNET
-
-
-def _check_multiple(x: torch.Tensor, multiple: int, name: str) -> None:
-    h, w = x.shape[-2:]
-    if h % multiple or w % multiple:
-        raise ValueError(
-            f"{name} needs packed height and width divisible by {multiple} (got {h}x{w}); "
-            f"crop the raw image to a multiple of {2 * multiple} pixels"
-        )
 
 
 class _DoubleConv(nn.Sequential):
@@ -146,7 +138,7 @@ class AAUNet(nn.Module):
         self, x: torch.Tensor, return_features: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """RGB ``(N, 3, 2h, 2w)``; with ``return_features`` also the level-1..4 attention outputs."""
-        _check_multiple(x, self.multiple, "casia AA-UNet")
+        check_multiple(x, self.multiple, "casia AA-UNet")
         skips = []
         y = x
         for level, encoder in enumerate(self.encoders):
@@ -188,3 +180,7 @@ def casia_student(base: int = 48) -> nn.Module:
     ``forward(x, return_features=True)`` -> ``(rgb, [f1, f2, f3, f4])``. Packed sides: multiples of 16.
     """
     return AAUNet(AttentionInception, base)
+
+
+# packed sides: multiples of 16 (four 2x max-pools)
+casia_teacher.input_multiple = casia_student.input_multiple = 16

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from isplab.models.blocks import HaarDWT, HaarIDWT, ResidualBlock, ResidualGroup
-from isplab.models.ops import depth_to_space
+from isplab.models.ops import check_multiple, depth_to_space
 from isplab.models.registry import register_model
 
 
@@ -32,7 +32,8 @@ class FixedFilter(nn.Module):
         k, size, _ = kernels.shape
         self.padding = size // 2
         self.out_channels = channels * k
-        weight = torch.einsum("ci,khw->ckihw", torch.eye(channels), kernels).reshape(channels * k, channels, size, size)
+        eye = torch.eye(channels, device=kernels.device)
+        weight = torch.einsum("ci,khw->ckihw", eye, kernels).reshape(channels * k, channels, size, size)
         self.register_buffer("weight", weight, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -153,12 +154,7 @@ class GaussDWT(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        if h % self.multiple or w % self.multiple:
-            raise ValueError(
-                f"gaussdwt needs packed height and width divisible by {self.multiple} (got {h}x{w}); "
-                f"crop the raw image to a multiple of {2 * self.multiple} pixels"
-            )
+        check_multiple(x, self.multiple, "gaussdwt")
         paths = [self.basic(x), self.gauss(x), self.sobel(x), self.dwt(x)]
         return depth_to_space(self.tail(self.merge(torch.cat(paths, dim=1))), 2)
 
@@ -180,3 +176,6 @@ def gaussdwt(
     (102 MB): 26.0M params, 104.0 MB fp32. GPU-exportable (rank 4, fixed convs). Packed sides: multiples of 8.
     """
     return GaussDWT(channels, tuple(dwt_widths), dwt_blocks, merge_channels, merge_blocks)
+
+
+gaussdwt.input_multiple = 8  # three Haar DWT levels

@@ -16,18 +16,10 @@ import torch
 from torch import nn
 
 from isplab.models.blocks import GradientReversal
+from isplab.models.ops import check_multiple
 from isplab.models.registry import register_model
 
 DOMAINS = ("source", "target")
-
-
-def _check_multiple(x: torch.Tensor, multiple: int, name: str) -> None:
-    h, w = x.shape[-2:]
-    if h % multiple or w % multiple:
-        raise ValueError(
-            f"{name} needs packed height and width divisible by {multiple} (got {h}x{w}); "
-            f"crop the raw image to a multiple of {2 * multiple} pixels"
-        )
 
 
 def _conv_relu(c_in: int, c_out: int, kernel_size: int = 3) -> list[nn.Module]:
@@ -136,7 +128,7 @@ class DannISP(nn.Module):
         self.classifier = DomainClassifier(feature_dim, hidden, lambda_)
 
     def _encode(self, x: torch.Tensor, domain: str | int) -> torch.Tensor:
-        _check_multiple(x, self.multiple, "dann_isp")
+        check_multiple(x, self.multiple, "dann_isp")
         if isinstance(domain, int):
             domain = DOMAINS[domain]
         if domain not in self.encoders:
@@ -170,3 +162,6 @@ def dann_isp(
     Packed input sides must be multiples of 8.
     """
     return DannISP(tuple(widths), feature_dim, lambda_=lambda_)
+
+
+dann_isp.input_multiple = 8  # three 2x downsamplings

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from isplab.models.blocks import ChannelAttention
-from isplab.models.ops import depth_to_space
+from isplab.models.ops import check_multiple, depth_to_space
 from isplab.models.registry import register_model
 
 
@@ -92,10 +92,7 @@ class EnerzaiNet(nn.Module):
         self.head = nn.Conv2d(lv[0].width, 12, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-2] % self.multiple or x.shape[-1] % self.multiple:
-            raise ValueError(
-                f"EnerzaiNet needs packed height and width divisible by {self.multiple}, got {tuple(x.shape)}"
-            )
+        check_multiple(x, self.multiple, "EnerzaiNet")
         skips = []
         for i, encoder in enumerate(self.encoders):
             x = encoder(x if i == 0 else F.max_pool2d(x, 2))
@@ -125,3 +122,16 @@ def enerzai_t1() -> EnerzaiNet:
 def enerzai_t2() -> EnerzaiNet:
     """ENERZAi track 2: 4-level UNet, two convs per stage, channel attention everywhere (4.5 MB)."""
     return EnerzaiNet(ENERZAI_T2)
+
+
+@register_model
+def enerzai(levels: list[dict] | None = None, reduction: int = 8, skip: str = "concat") -> EnerzaiNet:
+    """ENERZAi search space: any point (``levels`` as LevelConfig field dicts), e.g. from ``isplab search``."""
+    if levels is None:
+        return EnerzaiNet(EnerzaiConfig(reduction=reduction, skip=skip))
+    return EnerzaiNet(EnerzaiConfig(tuple(LevelConfig(**lv) for lv in levels), reduction, skip))
+
+
+# 2 ** (levels - 1): 4 for track 1 (3 levels), 8 for track 2 and the default search point (<= 4 levels)
+enerzai_t1.input_multiple = 4
+enerzai_t2.input_multiple = enerzai.input_multiple = 8

@@ -9,17 +9,8 @@ import torch
 from torch import nn
 
 from isplab.models.blocks import ResidualGroup
-from isplab.models.ops import depth_to_space
+from isplab.models.ops import check_multiple, depth_to_space
 from isplab.models.registry import register_model
-
-
-def _check_multiple(x: torch.Tensor, multiple: int, name: str) -> None:
-    h, w = x.shape[-2:]
-    if h % multiple or w % multiple:
-        raise ValueError(
-            f"{name} needs packed height and width divisible by {multiple} (got {h}x{w}); "
-            f"crop the raw image to a multiple of {2 * multiple} pixels"
-        )
 
 
 class MiAlgoUNet(nn.Module):
@@ -53,7 +44,7 @@ class MiAlgoUNet(nn.Module):
         self.tail = nn.Conv2d(channels[0], 3 * 4, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_multiple(x, self.multiple, "mialgo_unet")
+        check_multiple(x, self.multiple, "mialgo_unet")
         y = self.head(x)
         skips = []
         for level, encoder in enumerate(self.encoders):
@@ -77,3 +68,6 @@ def mialgo_unet(channels: tuple[int, ...] = (32, 64, 128, 256), n_blocks: int = 
     params, 117.2 MB fp32. Packed input sides must be multiples of 8.
     """
     return MiAlgoUNet(tuple(channels), n_blocks)
+
+
+mialgo_unet.input_multiple = 8  # three average-pool downsamplings

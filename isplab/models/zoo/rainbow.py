@@ -5,17 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from isplab.models.ops import depth_to_space
+from isplab.models.ops import check_multiple, depth_to_space
 from isplab.models.registry import register_model
-
-
-def _check_multiple(x: torch.Tensor, multiple: int, name: str) -> None:
-    h, w = x.shape[-2:]
-    if h % multiple or w % multiple:
-        raise ValueError(
-            f"{name} needs packed height and width divisible by {multiple} (got {h}x{w}); "
-            f"crop the raw image to a multiple of {2 * multiple} pixels"
-        )
 
 
 class _DoubleConv(nn.Sequential):
@@ -26,28 +17,32 @@ class _DoubleConv(nn.Sequential):
 
 
 class RGBGain(nn.Module):
-    """Global average pool -> 3 fully connected layers -> 5 gains in (0, 2).
+    """Global average pool -> 3 fully connected layers -> 5 gains in (0, 2), as ``(N, 5, 1, 1)``.
 
     Gains 0-1 scale R and G (white balance; B is the reference), gains 2-4 scale R, G, B (brightness).
-    The last layer starts at zero so every gain starts at exactly 1. ``(N, C, h, w) -> (N, 5)``.
+    The last layer starts at zero so every gain starts at exactly 1. ``(N, C, h, w) -> (N, 5, 1, 1)``.
+    The fully connected layers are 1x1 convs on the pooled ``(N, C, 1, 1)`` map (the same maths): a
+    dense layer on a flattened ``(N, C)`` vector and rank-2 slicing of its gains fall back to the CPU on
+    the mobile GPU delegate, rank-4 tensors do not.
     """
 
     def __init__(self, channels: int, hidden: int = 64):
         super().__init__()
         self.mlp = nn.Sequential(
-            nn.Linear(channels, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 5)
+            nn.Conv2d(channels, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, hidden, 1), nn.ReLU(),
+            nn.Conv2d(hidden, 5, 1),
         )
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return 2.0 * torch.sigmoid(self.mlp(features.mean(dim=(2, 3))))
+        return 2.0 * torch.sigmoid(self.mlp(features.mean(dim=(2, 3), keepdim=True)))
 
     @staticmethod
     def scale(rgb: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
-        """Scale ``rgb`` ``(N, 3, H, W)`` by white-balance (R, G) then brightness (R, G, B) gains."""
-        wb = torch.cat([gains[:, :2], torch.ones_like(gains[:, :1])], dim=1)
-        return rgb * (wb * gains[:, 2:]).reshape(-1, 3, 1, 1)
+        """Scale ``rgb`` ``(N, 3, H, W)`` by white-balance (R, G) then brightness (R, G, B) gains ``(N, 5, 1, 1)``."""
+        wb = gains[:, :2] * gains[:, 2:4]  # (N, 2, 1, 1): R and G, white balance x brightness
+        return rgb * torch.cat([wb, gains[:, 4:]], dim=1)
 
 
 class AWBUnet(nn.Module):
@@ -77,7 +72,7 @@ class AWBUnet(nn.Module):
         self, x: torch.Tensor, return_gains: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """RGB ``(N, 3, 2h, 2w)``; with ``return_gains`` also the ``(N, 5)`` gains."""
-        _check_multiple(x, self.multiple, "awbunet")
+        check_multiple(x, self.multiple, "awbunet")
         skips = []
         for level, encoder in enumerate(self.encoders):
             x = encoder(self.pool(x) if level else x)
@@ -87,7 +82,7 @@ class AWBUnet(nn.Module):
         for up, decoder in zip(self.ups, self.decoders, strict=True):
             y = decoder(torch.cat([up(y), skips.pop()], dim=1))
         rgb = RGBGain.scale(depth_to_space(self.tail(y), 2), gains)
-        return (rgb, gains) if return_gains else rgb
+        return (rgb, gains.flatten(1)) if return_gains else rgb
 
 
 @register_model
@@ -100,3 +95,6 @@ def awbunet(widths: tuple[int, ...] = (12, 24, 48, 96), hidden: int = 64) -> nn.
     1.13 MB fp32. Packed input sides must be multiples of 8.
     """
     return AWBUnet(tuple(widths), hidden)
+
+
+awbunet.input_multiple = 8  # three max-pool downsamplings

@@ -76,12 +76,12 @@ class DomainAdversarial(Objective):
         self.length = stage.steps
 
     def forward(self, model: nn.Module, raw: torch.Tensor, target: torch.Tensor, step: int):
+        if self.ramp and self.target is not None:  # before any forward: the reversal reads it there
+            model.classifier.grl.lambda_ = dann_lambda((step - self.start) / max(1, self.length))
         rgb_s, logit_s = model.forward_with_domain(raw, "source")
         total, terms = self.loss(rgb_s, target)
         if self.target is None:
             return total, terms
-        if self.ramp:
-            model.classifier.grl.lambda_ = dann_lambda((step - self.start) / max(1, self.length))
         raw_t, rgb_t_true = self.target.batch(step, raw.shape[0])
         rgb_t, logit_t = model.forward_with_domain(raw_t, "target")
         logits = torch.cat([logit_s, logit_t]).flatten()

@@ -1,0 +1,17 @@
+"""Make raw data viewable without developing it (the "raw" column of visual reports).
+
+>>> import torch
+>>> raw_visualisation(torch.full((4, 2, 3), 0.25)).shape
+torch.Size([3, 4, 6])
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def raw_visualisation(packed: torch.Tensor) -> torch.Tensor:
+    """Packed ``(4, h, w)`` -> a viewable RGB ``(3, 2h, 2w)``: R, mean G, B, gamma 1/2.2, nearest upscale."""
+    b, g1, r, g2 = packed
+    rgb = torch.stack([r, (g1 + g2) / 2, b]).clamp(0, 1) ** (1 / 2.2)
+    return rgb.repeat_interleave(2, 1).repeat_interleave(2, 2)

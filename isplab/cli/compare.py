@@ -1,0 +1,34 @@
+"""``isplab compare``: side-by-side 100% crops of one raw frame developed by several ISPs (HTML report)."""
+
+from __future__ import annotations
+
+import argparse
+
+from isplab.cli.develop import add_raw_options, add_tiling_options, raw_options
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="visual report: one raw frame through the classical ISP and models",
+                       description="Develop one raw frame with the classical ISP and every --weights, and write "
+                                   "a self-contained HTML page of 100%% crops (plus the crops as PNGs): raw, "
+                                   "classical ISP, each model, and the target when the input is a dataset raw.")
+    p.add_argument("input", metavar="INPUT", help="a raw file (DNG/..., .png mosaic, .raw)")
+    p.add_argument("--weights", action="append", default=[],
+                   help="checkpoint .pt or .tflite (repeat for several models)")
+    p.add_argument("--out", required=True, help="report .html to write")
+    p.add_argument("--crop-size", type=int, default=384, help="crop side in output pixels")
+    p.add_argument("--crop-at", type=int, nargs=2, metavar=("Y", "X"), help="crop top-left (default: centred)")
+    add_tiling_options(p)
+    add_raw_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from isplab.develop.compare import compare
+    from isplab.develop.pipeline import DevelopSettings
+
+    settings = DevelopSettings(tile=args.tile, overlap=args.overlap, read_options=raw_options(args))
+    out = compare(args.input, args.weights, args.out, args.crop_size,
+                  tuple(args.crop_at) if args.crop_at else None, settings)
+    print(f"wrote {out} and {out.parent / (out.stem + '-crops')}/")
+    return 0

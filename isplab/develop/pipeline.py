@@ -1,0 +1,119 @@
+"""Develop raw files into finished pictures: read -> tiled model -> write, one file or many.
+
+``develop_many`` keeps going when one file fails (it is reported and skipped) and returns a summary the
+CLI turns into a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from isplab.develop.tiling import Runner, run_tiled
+from isplab.develop.writer import FORMATS, source_orientation, write_image
+from isplab.errors import IsplabError
+from isplab.raw.readers import HEADERLESS_SUFFIXES, RawImage, read_raw
+
+#: Reader options that apply to each kind of input (camera raws describe themselves).
+_MOSAIC_OPTIONS = {"cfa", "black", "white"}
+_HEADERLESS_OPTIONS = _MOSAIC_OPTIONS | {"width", "height", "bit_depth", "endianness"}
+
+
+@dataclass
+class DevelopSettings:
+    """How to develop: output format, tiling (packed pixels; ``tile=None``: the runner's ``default_tile``),
+    JPEG quality, reader options for mosaics."""
+
+    fmt: str = "png"
+    tile: int | None = None
+    overlap: int = 32
+    quality: int = 90
+    read_options: dict[str, object] = field(default_factory=dict)
+    copy_orientation: bool = True
+
+
+@dataclass
+class DevelopSummary:
+    developed: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def reader_options(path: Path, options: dict[str, object]) -> dict[str, object]:
+    """The subset of ``options`` that applies to ``path``'s kind (so one batch can mix DNG, PNG, .raw)."""
+    suffix = path.suffix.lower()
+    allowed = _HEADERLESS_OPTIONS if suffix in HEADERLESS_SUFFIXES else _MOSAIC_OPTIONS if suffix == ".png" else set()
+    return {k: v for k, v in options.items() if k in allowed and v is not None}
+
+
+def develop_image(image: RawImage, runner: Runner, settings: DevelopSettings,
+                  progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """A read frame -> developed RGB ``(3, H, W)`` float32 (not clipped), tiled per ``settings``."""
+    packed = image.packed()
+    bound = runner.for_image(image, packed) if hasattr(runner, "for_image") else runner
+    return run_tiled(packed, bound, tile_size(runner, settings), settings.overlap, progress)
+
+
+def tile_size(runner: Runner, settings: DevelopSettings) -> int:
+    """The tile side to use: the settings', else the runner's default, else 512 (packed pixels)."""
+    return settings.tile or getattr(runner, "default_tile", 512)
+
+
+def output_path(path: Path, out_dir: Path, fmt: str) -> Path:
+    return out_dir / (path.stem + FORMATS[fmt][0])
+
+
+def develop_file(path: str | Path, runner: Runner, out_dir: str | Path, settings: DevelopSettings | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> Path:
+    """Develop one raw file into ``out_dir/<stem>.<png|jpg>``; returns the written path."""
+    path, settings = Path(path), settings or DevelopSettings()
+    if settings.fmt not in FORMATS:
+        raise IsplabError(f"unknown output format {settings.fmt!r}; use one of {', '.join(FORMATS)}")
+    image = read_raw(path, **reader_options(path, settings.read_options))
+    rgb = develop_image(image, runner, settings, progress)
+    from isplab import __version__
+
+    metadata = {
+        "Software": f"isplab {__version__}",
+        "Description": f"developed from {path.name} by {runner.name}",
+        "isplab.model": runner.name,
+        "isplab.settings": f"tile={tile_size(runner, settings)} overlap={settings.overlap} format={settings.fmt} "
+                           f"cfa={image.cfa.value} black={np.mean(image.black_level):g} white={image.white_level:g}",
+    }
+    orientation = source_orientation(path) if settings.copy_orientation else None
+    return write_image(output_path(path, Path(out_dir), settings.fmt), rgb, settings.fmt, metadata, orientation,
+                       settings.quality)
+
+
+def develop_many(paths: Sequence[str | Path], runner: Runner, out_dir: str | Path,
+                 settings: DevelopSettings | None = None, progress: bool = True,
+                 log: Callable[[str], None] | None = None) -> DevelopSummary:
+    """Develop every file; a file that fails is reported through ``log`` and skipped, the rest go on."""
+    settings = settings or DevelopSettings()
+    paths = [Path(p) for p in paths]
+    clashes = [p for p, n in Counter(output_path(p, Path(out_dir), settings.fmt) for p in paths).items() if n > 1]
+    if clashes:
+        raise IsplabError(f"several inputs would be written to {clashes[0]} (same file name stem); "
+                          "develop them into different --out folders")
+    from tqdm import tqdm
+
+    bar = tqdm(paths, desc="develop", unit="file", disable=not progress, file=sys.stderr)
+    log = log or bar.write
+    summary = DevelopSummary()
+    for path in bar:
+        bar.set_postfix_str(path.name)
+        try:
+            summary.developed.append(develop_file(path, runner, out_dir, settings))
+        except Exception as exc:  # one bad file must not stop a batch; KeyboardInterrupt still does
+            message = str(exc) if isinstance(exc, IsplabError) else f"{type(exc).__name__}: {exc}"
+            summary.failed.append((path, message))
+            log(f"skipped {path}: {message}")
+    return summary

@@ -1,0 +1,68 @@
+"""Backends (isplab.develop.runners): TFLite (fixed-size and resized) and the classical ISP, tiled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from isplab.classic import ClassicISP, grey_world_gains
+from isplab.develop.runners import ClassicRunner, TfliteRunner, TorchRunner, load_runner
+from isplab.develop.tiling import run_tiled
+from isplab.errors import IsplabError
+from isplab.raw.readers import RawImage
+from isplab.train.checkpoint import model_checkpoint, save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """smallnet (random, scaled weights) and its fp32 .tflite exported at a fixed 32x32."""
+    from isplab.export import export_tflite
+    from isplab.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("smallnet").eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)
+    path = tmp_path_factory.mktemp("tflite") / "smallnet.tflite"
+    export_tflite(model, path, input_size=(32, 32), real_raw_dir=None)
+    return model, path
+
+
+@pytest.mark.parametrize("resize", [False, True])
+def test_tflite_runner_tiled_matches_torch_whole_frame(exported, packed, resize):
+    model, path = exported
+    runner = load_runner(path, resize=resize)
+    assert isinstance(runner, TfliteRunner)
+    assert runner.fixed_size == (None if resize else (32, 32))
+    tiled = run_tiled(packed, runner, tile=40, overlap=16)
+    whole = TorchRunner(model)(packed[None])[0]
+    assert np.abs(tiled - whole).max() <= 1e-4
+
+
+def test_torch_runner_from_checkpoint(tmp_path, smallnet, packed):
+    ckpt = save_checkpoint(tmp_path / "m.pt", model_checkpoint("smallnet", {}, smallnet))
+    runner = load_runner(ckpt)
+    assert "smallnet" in runner.name
+    np.testing.assert_allclose(runner(packed[None]), TorchRunner(smallnet)(packed[None]), atol=1e-6)
+
+
+def test_missing_tflite_is_a_clear_error(tmp_path):
+    with pytest.raises(IsplabError, match="not found"):
+        load_runner(tmp_path / "nope.tflite")
+
+
+def test_classic_runner_uses_whole_frame_grey_world(packed):
+    tiled = run_tiled(packed, ClassicRunner().for_image(None, packed), tile=40, overlap=16)
+    tensor = torch.from_numpy(packed)[None]
+    whole = ClassicISP(wb_gains=grey_world_gains(tensor)[0])(tensor)[0].numpy()
+    assert np.abs(tiled - whole).max() <= 1e-5
+
+
+def test_classic_runner_uses_the_files_colour_metadata(packed):
+    ccm = np.array([[1.5, -0.3, -0.2], [-0.2, 1.4, -0.2], [0.0, -0.4, 1.4]])
+    image = RawImage(np.zeros((140, 202), np.uint16), "RGGB", wb_gains=np.array([2.0, 1.0, 1.5]), cam_to_srgb=ccm)
+    isp = ClassicRunner().for_image(image, packed).isp
+    np.testing.assert_allclose(isp.wb_gains.numpy(), [2.0, 1.0, 1.5])
+    np.testing.assert_allclose(isp.ccm.numpy(), ccm, rtol=1e-6)

@@ -1,0 +1,88 @@
+"""Output files (isplab.develop.writer): formats, embedded settings, orientation, atomic writes."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from isplab.develop import writer
+from isplab.develop.writer import EXIF_ORIENTATION, write_image
+from isplab.errors import IsplabError
+
+
+@pytest.fixture
+def rgb() -> np.ndarray:
+    return np.random.default_rng(0).uniform(-0.1, 1.1, (3, 6, 10)).astype(np.float32)
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    chunks, pos = [], 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
+        chunks.append((kind, body))
+        pos += 12 + length
+    return chunks
+
+
+def test_png8_and_jpg_carry_settings(tmp_path, rgb):
+    meta = {"isplab.model": "smallnet", "isplab.settings": "tile=512 overlap=32"}
+    png = write_image(tmp_path / "a.png", rgb, "png", meta)
+    with Image.open(png) as im:
+        assert im.mode == "RGB" and im.size == (10, 6) and im.text["isplab.model"] == "smallnet"
+        expected = (np.clip(rgb, 0, 1).transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+        np.testing.assert_array_equal(np.asarray(im), expected)
+    jpg = write_image(tmp_path / "a.jpg", rgb, "jpg", meta, quality=80)
+    with Image.open(jpg) as im:
+        assert b"smallnet" in im.info["comment"] and b"tile=512" in im.info["comment"]
+
+
+def test_png16_round_trips_exactly(tmp_path, rgb):
+    path = write_image(tmp_path / "b.png", rgb, "png16", {"isplab.model": "m"}, orientation=6)
+    chunks = dict(_png_chunks(path.read_bytes()))
+    w, h, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (w, h, depth, colour) == (10, 6, 16, 2)
+    assert chunks[b"tEXt"] == b"isplab.model\0m"
+    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), np.uint8).reshape(6, 1 + 60)
+    pixels = rows[:, 1:].copy().view(">u2").reshape(6, 10, 3)
+    expected = (np.clip(rgb, 0, 1).transpose(1, 2, 0) * 65535 + 0.5).astype(np.uint16)
+    np.testing.assert_array_equal(pixels, expected)
+    assert b"eXIf" in chunks
+    with Image.open(path) as im:  # Pillow reads it (as 8-bit) and sees the orientation
+        assert im.size == (10, 6) and im.getexif()[EXIF_ORIENTATION] == 6
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg"])
+def test_orientation_is_written(tmp_path, rgb, fmt):
+    path = write_image(tmp_path / f"o.{fmt}", rgb, fmt, orientation=8)
+    with Image.open(path) as im:
+        assert im.getexif()[EXIF_ORIENTATION] == 8
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path, rgb, monkeypatch):
+    target = tmp_path / "c.png"
+    target.write_bytes(b"old picture")
+
+    def half_then_fail(f, *args):
+        f.write(b"\x89PNG half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setitem(writer.FORMATS, "png", (".png", half_then_fail))
+    with pytest.raises(OSError, match="disk full"):
+        write_image(target, rgb, "png")
+    assert target.read_bytes() == b"old picture"  # the old file is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png"]  # no temporary left
+    with pytest.raises(OSError):
+        write_image(tmp_path / "new.png", rgb, "png")
+    assert not (tmp_path / "new.png").exists()
+
+
+def test_unknown_format(tmp_path, rgb):
+    with pytest.raises(IsplabError, match="png16"):
+        write_image(tmp_path / "x.tif", rgb, "tiff")
