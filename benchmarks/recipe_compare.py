@@ -31,7 +31,7 @@ RECIPES = {
 def run(name: str, losses: list[dict], args: argparse.Namespace, root: Path) -> dict:
     cfg = from_dict(TrainConfig, {
         "model": args.model, "seed": 0, "threads": args.threads,
-        "data": {"batch_size": args.batch_size, "synth_n": 64},
+        "data": {"batch_size": args.batch_size, "synth_n": 64, "crop": args.crop},
         "optim": {"lr": args.lr}, "schedule": {"name": "cosine", "min_lr": args.lr / 10},
         "stages": [{"name": name, "steps": args.steps, "losses": losses}],
         "val_every": args.steps, "ckpt_every": args.steps, "log_every": 10,
@@ -48,10 +48,11 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--crop", type=int, default=160, help="centred crop (target pixels) of train and val pairs")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = [run(name, losses, args, Path(tmp)) for name, losses in RECIPES.items()]
-    meta = {"model": args.model, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+    meta = {"model": args.model, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "crop": args.crop,
             "schedule": "cosine to lr/10", "data": "embedded default (synthetic, 64 pairs, 10% val)",
             "torch": torch.__version__, "machine": platform.machine(), "threads": args.threads}
     OUT.mkdir(exist_ok=True)

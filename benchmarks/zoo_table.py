@@ -9,7 +9,8 @@ For each model of ``isplab.list_models()`` (default widths, re-parameterised):
 * the report's Table 1 size where the team has a row, and whether ours lies within +-25 % of it;
 * CPU runtime at Full HD (packed 544x960 input) with :func:`~isplab.bench.bench_tflite` (2 threads, few
   runs). A model whose estimated single run (Full-HD MACs from the graph / the best MAC rate measured so
-  far on this machine) exceeds ``--max-seconds`` is not run: the cell says ``not measured (> N s est.)``.
+  far on this machine) exceeds ``--max-seconds`` is not run: the cell says ``not measured (> N s est.)``;
+  global self-attention (BATCH_MATMUL over all positions, quadratic in pixels) is not run either.
 
 Outputs: ``benchmarks/results/zoo_table.json``, ``benchmarks/results/zoo_table.md`` and ``docs/models.md``
 (the table plus one paragraph per model taken from its factory docstring).
@@ -75,6 +76,10 @@ def measure(name: str, folder: Path, rate: float, max_seconds: float, runs: int)
     """One table row; returns it and the updated best MAC rate."""
     torch.manual_seed(0)
     model = create_model(name).eval()
+    with torch.no_grad():  # zero-initialised gates (self-attention gamma): the converter would fold the
+        for pname, p in model.named_parameters():  # whole gated branch and its weights out of the file
+            if pname.endswith("gamma") and not p.any():
+                p.fill_(0.5)
     size = small_size(name)
     path = folder / f"{name}.tflite"
     start = time.perf_counter()
@@ -100,6 +105,9 @@ def measure(name: str, folder: Path, rate: float, max_seconds: float, runs: int)
     row["macs_full_hd"] = int(macs)
     est = macs / rate
     row["cpu_ms"], row["cpu_note"] = None, None
+    if "BATCH_MATMUL" in row["op_histogram"]:  # attention over all positions: cost and memory grow as (HW)**2
+        row["cpu_note"] = "not measured (global self-attention: (HW)^2 attention matrix, ~1 TB at Full HD)"
+        return row, rate
     if est > max_seconds:
         row["cpu_note"] = f"not measured (> {est:.0f} s est.)"
         return row, rate

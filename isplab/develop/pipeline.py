@@ -115,5 +115,5 @@ def develop_many(paths: Sequence[str | Path], runner: Runner, out_dir: str | Pat
         except Exception as exc:  # one bad file must not stop a batch; KeyboardInterrupt still does
             message = str(exc) if isinstance(exc, IsplabError) else f"{type(exc).__name__}: {exc}"
             summary.failed.append((path, message))
-            log(f"skipped {path}: {message}")
+            log(f"skipped: {message}" if str(path) in message else f"skipped {path}: {message}")
     return summary
