@@ -1,9 +1,10 @@
 """Two training recipes at equal budget on the embedded default data: val PSNR / SSIM and wall time.
 
-Default: ``microisp`` trained with L1 only vs L1 + SSIM + histogram (ENERZAi's colour-distribution loss),
-same seed, data stream, steps, batch and learning rate. Writes ``benchmarks/results/recipe_compare.{json,md}``.
+Default: ``mialgo_3conv`` (MiAlgo track 1) trained with L1 only vs L1 + SSIM + histogram (ENERZAi's
+colour-distribution loss), same seed, data stream, steps, batch and learning rate.
+Writes ``benchmarks/results/recipe_compare.{json,md}``.
 
-    python benchmarks/recipe_compare.py [--model microisp] [--steps 300] [--batch-size 8] [--lr 5e-4]
+    python benchmarks/recipe_compare.py [--model mialgo_3conv] [--steps 300] [--batch-size 8] [--lr 1e-3] [--crop 128]
 """
 
 from __future__ import annotations
@@ -43,12 +44,12 @@ def run(name: str, losses: list[dict], args: argparse.Namespace, root: Path) -> 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="microisp")
+    p.add_argument("--model", default="mialgo_3conv")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--crop", type=int, default=160, help="centred crop (target pixels) of train and val pairs")
+    p.add_argument("--crop", type=int, default=128, help="centred crop (target pixels) of train and val pairs")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = [run(name, losses, args, Path(tmp)) for name, losses in RECIPES.items()]

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from isplab.errors import IsplabError
 from isplab.losses.edge import depthwise_filter
 from isplab.losses.registry import check_pair, register_loss
-from isplab.models.zoo.channel_team import gauss_kernel
+from isplab.models.ops import gauss_kernel
 
 
 @register_loss("cosine")

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from isplab.errors import IsplabError
 from isplab.losses.registry import check_pair, register_loss
-from isplab.models.zoo.channel_team import sobel_kernels
+from isplab.models.ops import sobel_kernels
 
 #: MPRNet's 5-tap separable low-pass filter.
 _MPRNET_TAPS = (0.05, 0.25, 0.4, 0.25, 0.05)

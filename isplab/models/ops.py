@@ -95,3 +95,20 @@ def check_multiple(x: torch.Tensor, multiple: int, name: str) -> None:
             f"{name} needs packed height and width divisible by {multiple} (got {h}x{w}); "
             f"crop the raw image to a multiple of {2 * multiple} pixels"
         )
+
+
+# ---- fixed filters (used by models and losses) ----------------------------------------------------
+
+
+def gauss_kernel(size: int = 5, sigma: float = 1.0) -> torch.Tensor:
+    """Normalised 2-D Gaussian, shape ``(1, size, size)``."""
+    r = torch.arange(size, dtype=torch.float32) - size // 2
+    g = torch.exp(-(r**2) / (2 * sigma**2))
+    g2 = torch.outer(g, g)
+    return (g2 / g2.sum()).unsqueeze(0)
+
+
+def sobel_kernels() -> torch.Tensor:
+    """Sobel x and y kernels, shape ``(2, 3, 3)``."""
+    gx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+    return torch.stack([gx, gx.t()])

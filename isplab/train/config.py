@@ -67,6 +67,13 @@ class ScheduleConfig:
 
 
 @dataclass
+class EmaConfig:
+    """Exponential moving average of the weights (:mod:`isplab.train.ema`); ``decay: 0`` disables it."""
+
+    decay: float = 0.0
+
+
+@dataclass
 class TrainConfig:
     model: str = "microisp"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -74,6 +81,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    ema: EmaConfig = field(default_factory=EmaConfig)
     stages: list[StageConfig] = field(default_factory=lambda: [StageConfig(steps=1000)])
     val_every: int = 500
     ckpt_every: int = 500

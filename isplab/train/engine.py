@@ -39,6 +39,7 @@ from isplab.raw.bayer import DIHEDRAL, augment_pair
 from isplab.train.checkpoint import load_checkpoint, save_checkpoint
 from isplab.train.config import TrainConfig
 from isplab.train.data import build_datasets
+from isplab.train.ema import WeightEMA
 from isplab.train.objectives import create_objective
 
 
@@ -216,10 +217,12 @@ def train(
     optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, betas=cfg.optim.betas,
                                  weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(cfg, s))
+    ema = WeightEMA(model, cfg.ema.decay)
     step, best = 0, -math.inf
     if resume:
         state = load_checkpoint(last)
-        model.load_state_dict(state["model"])
+        model.load_state_dict(state.get("live_model", state["model"]))  # live_model: saved with EMA on
+        ema.load_state_dict(state.get("ema", {}))
         objectives.load_state_dict(state["objectives"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -241,11 +244,13 @@ def train(
     def checkpoint(name: str, metrics: dict[str, float] | None = None) -> None:
         if not ddp.main:
             return
-        state = {"model_name": cfg.model, "model_kwargs": cfg.model_kwargs, "model": model.state_dict(),
+        state = {"model_name": cfg.model, "model_kwargs": cfg.model_kwargs, "model": ema.weights(model),
                  "objectives": objectives.state_dict(), "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict(),
                  "rng": torch.get_rng_state(), "step": step, "best_psnr": best, "config": to_dict(cfg),
                  "metrics": metrics or {}}
+        if ema.enabled:
+            state.update(live_model=model.state_dict(), ema=ema.state_dict())
         save_checkpoint(ckpt_dir / name, state)
 
     def log(record: dict[str, Any]) -> None:
@@ -271,6 +276,7 @@ def train(
         if ddp.world > 1:
             _average_gradients(list(objectives.parameters()), ddp.world)
         optimizer.step()
+        ema.update(model)
         scheduler.step()
         step += 1
         bar.update(1)
@@ -281,7 +287,8 @@ def train(
             writer.add_scalar("train/lr", scheduler.get_last_lr()[0], step)
             bar.set_postfix(loss=f"{total.item():.4f}")
         if step % cfg.val_every == 0 or step == cfg.total_steps:
-            metrics = _validate(model, val_set, cfg.data.batch_size, ddp)
+            with ema.swapped(model):
+                metrics = _validate(model, val_set, cfg.data.batch_size, ddp)
             model.train()
             for name, value in metrics.items():
                 if writer is not None:

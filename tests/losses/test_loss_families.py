@@ -10,7 +10,7 @@ import torch
 from isplab.errors import IsplabError
 from isplab.losses import CombinedLoss, create_loss, histogram
 from isplab.losses.edge import depthwise_filter
-from isplab.models.zoo.channel_team import gauss_kernel
+from isplab.models.ops import gauss_kernel
 
 
 def const(value: float, size: int = 16) -> torch.Tensor:

@@ -76,7 +76,8 @@ def test_casia_same_transposed_conv_equals_output_padding_form():
 
 
 def test_gaussdwt_fixed_filter_is_per_channel():
-    from isplab.models.zoo.channel_team import FixedFilter, sobel_kernels
+    from isplab.models.ops import sobel_kernels
+    from isplab.models.zoo.channel_team import FixedFilter
 
     kernels = sobel_kernels()
     x = torch.randn(1, 4, 9, 11)

@@ -251,3 +251,33 @@ def test_resume_is_exact(objective, data_dir, tmp_path):
 def test_unknown_objective_option_is_an_error():
     with pytest.raises(IsplabError, match="unknown option"):
         build(make_cfg(objective="masked_raw", kwargs={"patchsize": 3}), SimpleNamespace())
+
+
+# ---- EMA of weights -------------------------------------------------------------------------------------------
+
+
+def test_ema_tracks_the_average_and_is_used_for_checkpoints_and_resume(data_dir, tmp_path):
+    from isplab.train.ema import WeightEMA
+
+    net = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(net.weight)
+    ema = WeightEMA(net, 0.5)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    ema.update(net)
+    assert float(ema.shadow["weight"]) == 0.5  # 0.5 * 0 + 0.5 * 1
+    with ema.swapped(net):
+        assert float(net.weight) == 0.5
+    assert float(net.weight) == 1.0  # live weights back
+
+    cfg = make_cfg(steps=4, val_every=4, ckpt_every=2, log_every=1, ema={"decay": 0.9},
+                   data=DataConfig(path=str(data_dir), batch_size=2, val_fraction=0.25, crop=64))
+    train(cfg, tmp_path / "full", progress=False)
+    train(cfg, tmp_path / "cut", stop_after=2, progress=False)
+    train(cfg, tmp_path / "cut", resume=True, progress=False)
+    full, cut = (load_checkpoint(tmp_path / r / "checkpoints/last.pt") for r in ("full", "cut"))
+    for key in ("model", "live_model", "ema"):
+        for name, value in full[key].items():
+            assert torch.equal(value, cut[key][name]), (key, name)
+    assert all(torch.equal(full["model"][k], full["ema"][k]) for k in full["ema"])  # exported = EMA
+    assert any(not torch.equal(full["model"][k], full["live_model"][k]) for k in full["ema"])

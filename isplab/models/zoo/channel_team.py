@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from isplab.models.blocks import HaarDWT, HaarIDWT, ResidualBlock, ResidualGroup
-from isplab.models.ops import check_multiple, depth_to_space
+from isplab.models.ops import check_multiple, depth_to_space, gauss_kernel, sobel_kernels
 from isplab.models.registry import register_model
 
 
@@ -39,20 +39,6 @@ class FixedFilter(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # zero padding: plain CONV_2D padding (replicate padding has no GPU-delegate op)
         return F.conv2d(x, self.weight, padding=self.padding)
-
-
-def gauss_kernel(size: int = 5, sigma: float = 1.0) -> torch.Tensor:
-    """Normalised 2-D Gaussian, shape ``(1, size, size)``."""
-    r = torch.arange(size, dtype=torch.float32) - size // 2
-    g = torch.exp(-(r**2) / (2 * sigma**2))
-    g2 = torch.outer(g, g)
-    return (g2 / g2.sum()).unsqueeze(0)
-
-
-def sobel_kernels() -> torch.Tensor:
-    """Sobel x and y kernels, shape ``(2, 3, 3)``."""
-    gx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-    return torch.stack([gx, gx.t()])
 
 
 class FilterPath(nn.Sequential):
@@ -170,10 +156,12 @@ def gaussdwt(
     """CHannel Team GaUss-DWT: basic, Gauss/Sobel filter and wavelet (MW-ISPNet-lite) paths, RCA group merge.
 
     Report section 4.11 gives the paths and their layer types; widths and depths are not given.
-    Assumed: 64-channel basic/filter paths, a 5x5 sigma-1 Gaussian and Sobel x/y as fixed depthwise
+    Assumed: 64-channel basic/filter paths, a 5x5 sigma-1 Gaussian and Sobel x/y as fixed per-channel
     filters, a 4-level wavelet path (64/128/256/512, one RCAB per level and side, additive
     skips as MWCNN), a 1x1 fusion to 128 channels and a 16-RCAB group; depths chosen for Table 1
-    (102 MB): 26.0M params, 104.0 MB fp32. GPU-exportable (rank 4, fixed convs). Packed sides: multiples of 8.
+    (102 MB): 26.0M params, 104.0 MB fp32 weights; the file also stores the fixed Haar DWT/IDWT conv
+    weights of each level. GPU-exportable (rank 4, fixed convs). Packed sides: multiples of 8.
+    Measured fp32 TFLite (benchmarks/zoo_table.py): 110.0 MB (115,360,536 B).
     """
     return GaussDWT(channels, tuple(dwt_widths), dwt_blocks, merge_channels, merge_blocks)
 

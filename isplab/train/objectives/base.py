@@ -47,3 +47,13 @@ def create_objective(name: str, cfg: Any, model: nn.Module, stage: Any, **kwargs
     except KeyError:
         raise IsplabError(f"unknown objective {name!r}; known: {', '.join(list_objectives())}") from None
     return cls(cfg=cfg, model=model, stage=stage, **kwargs)
+
+
+def single_process(model: nn.Module, objective: str) -> nn.Module:
+    """``model`` itself for objectives that call methods other than ``forward`` (``forward_levels``,
+    ``forward_with_domain``, ``return_features``): DistributedDataParallel synchronises gradients only
+    through its own ``forward``, so those objectives refuse multi-process training instead of diverging."""
+    if isinstance(model, nn.parallel.DistributedDataParallel):
+        raise IsplabError(f"objective {objective} calls model methods DistributedDataParallel does not "
+                          "synchronise; train this stage in one process (without torchrun)")
+    return model

@@ -30,7 +30,7 @@ from torch import nn
 from isplab.errors import IsplabError
 from isplab.losses import CombinedLoss
 from isplab.models import create_model
-from isplab.train.objectives.base import Objective, finest_output, register_objective
+from isplab.train.objectives.base import Objective, finest_output, register_objective, single_process
 
 CLEAN_MODES = ("replace", "drop")
 
@@ -85,7 +85,7 @@ class Distill(Objective):
     def forward(self, model: nn.Module, raw: torch.Tensor, target: torch.Tensor, step: int):
         with torch.no_grad():
             t_rgb, t_feats = self._run(self.teacher, raw)
-        s_rgb, s_feats = self._run(model, raw)
+        s_rgb, s_feats = self._run(single_process(model, "distill") if self.feature_weight > 0 else model, raw)
         terms: dict[str, torch.Tensor] = {}
         if self.threshold is not None:
             error = (t_rgb - target).abs().mean(dim=(1, 2, 3))  # (N,) teacher error per pair
@@ -106,7 +106,8 @@ class Distill(Objective):
             total = total + self.output_weight * soft
             terms["distill_out"] = soft.detach()
         if self.feature_weight > 0:
-            if len(s_feats) != len(t_feats) or any(a.shape != b.shape for a, b in zip(s_feats, t_feats)):
+            if len(s_feats) != len(t_feats) or any(
+                    a.shape != b.shape for a, b in zip(s_feats, t_feats, strict=False)):
                 raise IsplabError("student and teacher feature levels differ in number or shape: "
                                   f"{[tuple(f.shape) for f in s_feats]} vs {[tuple(f.shape) for f in t_feats]}")
             feat = torch.stack([F.l1_loss(a, b) for a, b in zip(s_feats, t_feats, strict=True)]).mean()

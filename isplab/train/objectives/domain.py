@@ -26,7 +26,7 @@ from torch import nn
 from isplab.errors import IsplabError
 from isplab.losses import CombinedLoss
 from isplab.raw.bayer import DIHEDRAL, augment_pair
-from isplab.train.objectives.base import Objective, register_objective
+from isplab.train.objectives.base import Objective, register_objective, single_process
 
 
 class TargetBatches:
@@ -76,6 +76,7 @@ class DomainAdversarial(Objective):
         self.length = stage.steps
 
     def forward(self, model: nn.Module, raw: torch.Tensor, target: torch.Tensor, step: int):
+        model = single_process(model, "domain")
         if self.ramp and self.target is not None:  # before any forward: the reversal reads it there
             model.classifier.grl.lambda_ = dann_lambda((step - self.start) / max(1, self.length))
         rgb_s, logit_s = model.forward_with_domain(raw, "source")
