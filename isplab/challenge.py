@@ -63,7 +63,7 @@ def challenge_config(model: str, budget: Budget, data: str | None) -> TrainConfi
     if budget.batch_size:
         cfg = replace(cfg, data=replace(cfg.data, batch_size=budget.batch_size))
     if budget.steps:
-        cfg = cfg.with_total_steps(budget.steps)
+        cfg = cfg.with_total_steps(max(budget.steps, len(cfg.stages)))  # at least one step per stage
         cfg = replace(cfg, val_every=cfg.total_steps, ckpt_every=max(1, cfg.total_steps // 4),
                       log_every=max(1, min(cfg.log_every, cfg.total_steps // 10)))
     return cfg

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from isplab.challenge import BUDGETS, challenge_config
+from isplab.challenge import BUDGETS, DEFAULT_MODELS, challenge_config
 from isplab.cli import main
 
 
@@ -50,6 +50,19 @@ def test_rerun_skips_finished_models(challenge_out, capsys):
 def test_budget_cuts_recipe():
     cfg = challenge_config("microisp", BUDGETS["quick"], None)
     assert cfg.total_steps == BUDGETS["quick"].steps and len(cfg.stages) == 2
+    assert challenge_config("pynetv2_mobile", BUDGETS["tiny"], None).total_steps == 3  # one per stage
+
+
+@pytest.mark.parametrize("model", DEFAULT_MODELS)
+def test_default_recipes_need_no_external_files(model):
+    """The main job must run on a fresh machine: no perceptual weights or teacher checkpoints."""
+    from isplab import create_model
+    from isplab.train.objectives import create_objective
+
+    cfg = challenge_config(model, BUDGETS["tiny"], None)
+    net = create_model(model)
+    for stage in cfg.stages:
+        create_objective(stage.objective.name, cfg=cfg, model=net, stage=stage, **stage.objective.kwargs)
 
 
 def test_unknown_model_fails_fast(tmp_path, capsys):

@@ -1,5 +1,8 @@
 """PyTorch model -> ``.tflite`` for the AI Benchmark app (and any TFLite runtime), proven and audited.
 
+``nn.PReLU`` layers export as single ``PRELU`` ops (:class:`isplab.export.wrapper.ExportPReLU`; not for int8)
+and internal tensor names are shortened (:mod:`isplab.export.compact`) to keep the file small.
+
 :func:`export_tflite` converts with litert-torch, optionally quantizes (fp16 weights / int8), runs the
 parity proof (:mod:`isplab.export.parity`) and the mobile-GPU audit (:mod:`isplab.export.audit`) on the
 file, and only then renames it into place: a failed export leaves no model behind.
@@ -27,6 +30,7 @@ from torch import nn
 
 from isplab.errors import IsplabError
 from isplab.export.audit import AuditReport, audit_tflite
+from isplab.export.compact import shorten_tensor_names
 from isplab.export.parity import (
     Budgets,
     ParityReport,
@@ -96,8 +100,12 @@ def _quiet_converter():
             os.environ[key] = before
 
 
-def convert_float(model: nn.Module, input_size: tuple[int, int], dynamic: bool = False) -> bytes:
+def convert_float(model: nn.Module, input_size: tuple[int, int], dynamic: bool = False,
+                  native_prelu: bool = True) -> bytes:
     """Convert an eval-mode NCHW isplab model to float32 ``.tflite`` bytes with NHWC named I/O.
+
+    ``native_prelu`` exports each ``nn.PReLU`` as one ``PRELU`` op; without it litert-torch decomposes
+    it into ``RELU``, ``SUB`` and two ``MUL`` (what int8 needs: ai-edge-quantizer cannot quantize PRELU).
 
     Raises:
         ExportError: the converter failed; for ``dynamic`` the message explains the fixed-size fallback.
@@ -107,7 +115,7 @@ def convert_float(model: nn.Module, input_size: tuple[int, int], dynamic: bool =
     from isplab.export.lowerings import register_lowerings
 
     register_lowerings()
-    wrapper = ExportWrapper(model).eval()
+    wrapper = ExportWrapper(model, native_prelu).eval()
     sample = torch.rand(1, *input_size, 4)
     dynamic_shapes = None
     if dynamic:
@@ -211,7 +219,8 @@ def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], pr
             start: float) -> ExportReport:
     export_model = reparameterize_for_export(original)
 
-    data = convert_float(export_model, input_size, dynamic)
+    # ai-edge-quantizer has no int8 PRELU: it would stay float between QUANTIZE/DEQUANTIZE pairs.
+    data = convert_float(export_model, input_size, dynamic, native_prelu=precision != "int8")
     if precision == "fp16":
         from isplab.export.quantize import quantize_fp16
 
@@ -221,6 +230,8 @@ def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], pr
 
         data = quantize_int8(data, calibration_arrays(calibration, input_size), input_name=INPUT_NAME,
                              int8_io=int8_io)
+    # Last, so the quantizers see the converter's own names.
+    data = shorten_tensor_names(data)
 
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
     tmp = Path(tmp_name)

@@ -1,7 +1,8 @@
 """litert-torch lowerings for isplab's custom torch ops (imported only when converting).
 
 ``isplab::depth_to_space_nhwc`` (see :func:`isplab.models.ops.depth_to_space`) becomes TFLite's builtin
-``DEPTH_TO_SPACE``; ``isplab::prelu_nhwc`` (see :class:`isplab.export.wrapper.ExportPReLU`) becomes ``PRELU``. litert-torch carries TFLite ops through StableHLO as a ``custom_call`` whose target
+``DEPTH_TO_SPACE``; ``isplab::prelu_nhwc`` (see :class:`isplab.export.wrapper.ExportPReLU`) becomes
+``PRELU``. litert-torch carries TFLite ops through StableHLO as a ``custom_call`` whose target
 is the ``tfl.*`` op name and whose ``backend_config`` holds the attributes (the same carrier its own
 ``torch.ops.tfl.*`` ops use); the converter legalises it to the builtin.
 """

@@ -70,12 +70,13 @@ class ExportWrapper(nn.Module):
 
     The permutes cancel against the layout transposes the converter inserts around convolutions, so
     the ``.tflite`` has NHWC I/O without extra ``TRANSPOSE`` ops; the dict names the signature output.
-    ``nn.PReLU`` layers run as :class:`ExportPReLU` (on a copy; ``model`` is not modified).
+    With ``native_prelu``, ``nn.PReLU`` layers run as :class:`ExportPReLU` (on a copy; ``model`` is not
+    modified).
     """
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, native_prelu: bool = True):
         super().__init__()
-        self.model = with_export_modules(model)
+        self.model = with_export_modules(model) if native_prelu else model
 
     def forward(self, raw: torch.Tensor) -> dict[str, torch.Tensor]:
         rgb = finest_output(self.model(raw.permute(0, 3, 1, 2)))

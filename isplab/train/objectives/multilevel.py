@@ -9,7 +9,7 @@ The official PyNET-V2 schedule (gmalivenko/PyNET-v2 ``train.sh`` / ``train_model
 level 3, then 2, then 1, each first with ``vgg+ssim`` (VGG relu5_4 content + 5 (1 - SSIM)), then with
 ``mse+ssim`` (100 MSE + 40 (1 - SSIM)); LR 1e-4 on level 3 and 5e-5 below. In isplab that is six
 consecutive stages with ``objective: {name: multilevel, kwargs: {finest: k}}`` (see
-``configs/pynetv2_mobile.yml``); weights carry over between stages as the official restore does.
+``configs/pynetv2_mobile_vgg.yml``); weights carry over between stages as the official restore does.
 """
 
 from __future__ import annotations
