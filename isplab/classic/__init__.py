@@ -7,7 +7,7 @@ torch.Size([1, 3, 8, 8])
 """
 
 from isplab.classic.color import apply_ccm
-from isplab.classic.demosaic import bilinear_demosaic
+from isplab.classic.demosaic import bilinear_demosaic, to_mosaic
 from isplab.classic.pipeline import ClassicISP, classic_isp
 from isplab.classic.tone import srgb_degamma, srgb_gamma, tone_curve
 from isplab.classic.visualise import raw_visualisation
@@ -18,6 +18,7 @@ __all__ = [
     "apply_ccm",
     "apply_white_balance",
     "bilinear_demosaic",
+    "to_mosaic",
     "classic_isp",
     "grey_world_gains",
     "raw_visualisation",
