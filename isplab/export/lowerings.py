@@ -23,7 +23,7 @@ def register_lowerings() -> None:
     from litert_torch.backend.lowerings import registry
     from litert_torch.backend.lowerings import utils as lowering_utils
 
-    import isplab.export.wrapper  # noqa: F401  (defines torch.ops.isplab.prelu_nhwc)
+    import isplab.export.wrapper  # noqa: F401  (defines torch.ops.isplab.prelu, prelu_nhwc)
     import isplab.models.ops  # noqa: F401  (defines torch.ops.isplab.depth_to_space_nhwc)
 
     @registry.lower(torch.ops.isplab.depth_to_space_nhwc.default)
@@ -48,4 +48,35 @@ def register_lowerings() -> None:
             backend_config=ir.StringAttr.get(str(ir.DictAttr.get({}))),
         )
 
+    _register_prelu_layout()
     _registered = True
+
+
+def _register_prelu_layout() -> None:
+    """Let litert-torch's layout-transpose pass treat ``isplab::prelu`` like a convolution: a 4-D input
+    is always NHWC, rewritten to ``isplab::prelu_nhwc`` with ``alpha (1, 1, C)`` (TFLite PRELU's per-channel
+    broadcast shape), so no TRANSPOSE appears around it and the ops after it stay NHWC as well."""
+    import torch
+    from litert_torch import fx_infra
+    from litert_torch._convert.fx_passes.optimize_layout_transposes_pass import layout_check, layout_rewrite
+
+    op = torch.ops.isplab.prelu.default
+
+    def prelu_nhwc(x, alpha):
+        return torch.ops.isplab.prelu_nhwc(x, alpha.reshape(1, 1, -1))
+
+    def rewrite(node) -> None:
+        node.target = prelu_nhwc
+
+    def checker(node):
+        can_be = layout_check.is_4d(node.args[0])
+        return layout_check.NHWCable(can_be, must_be=can_be)
+
+    def relu_form(x, alpha):  # never NHWC (not 4-D): litert-torch's own GPU-clean PReLU decomposition
+        alpha = alpha.reshape(-1, *[1] * (x.dim() - 2)) if x.dim() > 1 else alpha
+        return torch.relu(x) - alpha * torch.relu(-x)
+
+    layout_check.layout_sensitive_inputs_getters.register(op)(lambda node: [node.args[0]])
+    layout_check.nhwcable_node_checkers.register(op)(checker)
+    layout_rewrite.rewriters.register(op)(rewrite)
+    fx_infra.decomp.add_pre_lower_decomp(op, relu_form)

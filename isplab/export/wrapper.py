@@ -19,7 +19,20 @@ from isplab.models.ops import finest_output
 INPUT_NAME, OUTPUT_NAME = "raw", "rgb"
 
 
-# Opaque under torch.export so litert-torch lowers it to one TFLite PRELU (isplab.export.lowerings).
+# Opaque under torch.export: litert-torch's layout pass moves ``prelu`` to NHWC as ``prelu_nhwc`` (like a
+# convolution, so no transposes appear around it) and that lowers to one TFLite PRELU; see
+# isplab.export.lowerings. Eager runs never reach these ops.
+@torch.library.custom_op("isplab::prelu", mutates_args=())
+def prelu(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """PReLU on NCHW ``x (N, C, H, W)`` with per-channel ``alpha (C,)``."""
+    return F.prelu(x, alpha)
+
+
+@prelu.register_fake
+def _(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
 @torch.library.custom_op("isplab::prelu_nhwc", mutates_args=())
 def prelu_nhwc(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """TFLite ``PRELU`` on NHWC: ``x`` where ``x >= 0`` else ``alpha * x``; ``alpha (1, 1, C)`` broadcasts."""
@@ -32,9 +45,8 @@ def _(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
 
 
 class ExportPReLU(nn.Module):
-    """``nn.PReLU`` with the same slope parameter; under ``torch.export`` a 4-D NCHW input runs as
-    ``permute -> isplab::prelu_nhwc -> permute`` (the permutes cancel against the converter's layout
-    transposes). Eager and non-4-D inputs run ``F.prelu``, so values never change."""
+    """``nn.PReLU`` with the same slope parameter; under ``torch.export`` a 4-D input runs as the opaque
+    ``isplab::prelu``. Eager and non-4-D inputs run ``F.prelu``, so values never change."""
 
     def __init__(self, prelu: nn.PReLU):
         super().__init__()
@@ -43,10 +55,8 @@ class ExportPReLU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.compiler.is_exporting() or x.dim() != 4:
             return F.prelu(x, self.weight)
-        c = x.shape[1]
-        # The GPU delegate wants a per-channel (1, 1, C) constant, so a shared slope is broadcast to C.
-        alpha = self.weight.expand(c).reshape(1, 1, c)
-        return prelu_nhwc(x.permute(0, 2, 3, 1), alpha).permute(0, 3, 1, 2)
+        # The GPU delegate wants a per-channel constant, so a shared slope is broadcast to C.
+        return prelu(x, self.weight.expand(x.shape[1]))
 
 
 def with_export_modules(model: nn.Module) -> nn.Module:

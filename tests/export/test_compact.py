@@ -102,10 +102,22 @@ def test_export_prelu_is_eager_identical_and_leaves_the_model_alone(microisp):
     assert ExportWrapper(plain).model is plain  # nothing to swap: no copy
 
 
-def test_shared_slope_prelu_exports_as_per_channel_prelu(tmp_path):
-    model = nn.Sequential(nn.Conv2d(4, 12, 3, padding=1), nn.PReLU(1, init=-0.3), DepthToSpace(2)).eval()
-    report = export_tflite(model, tmp_path / "p.tflite", input_size=(16, 24), real_raw_dir=None)
-    assert Counter(op.name for op in report.audit.graph.ops)["PRELU"] == 1
+class _GatedPReLU(nn.Module):
+    """conv -> shared-slope PReLU -> x * mean(x) gate -> depth_to_space: the PReLU sits between NHWC ops."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.act, self.d2s = nn.Conv2d(4, 12, 3, padding=1), nn.PReLU(1, init=-0.3), DepthToSpace(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act(self.conv(x))
+        return self.d2s(y * y.mean(dim=(2, 3), keepdim=True))
+
+
+def test_shared_slope_prelu_exports_as_per_channel_prelu_without_transposes(tmp_path):
+    report = export_tflite(_GatedPReLU().eval(), tmp_path / "p.tflite", input_size=(16, 24), real_raw_dir=None)
+    ops = Counter(op.name for op in report.audit.graph.ops)
+    assert ops["PRELU"] == 1 and ops["TRANSPOSE"] == 0, ops  # the PReLU stays in the NHWC layout
     assert report.parity.passed and report.parity.max_abs <= 1e-4
 
 
