@@ -46,11 +46,14 @@ class Budget:
     input_size: tuple[int, int]  #: packed export/benchmark size; (544, 960) is the challenge's Full HD
     bench_runs: int
     bench_warmup: int
+    #: learning-rate multiplier over the recipe's (short budgets need larger steps to show learning)
+    lr_scale: float = 1.0
 
 
 BUDGETS = {
     "tiny": Budget(steps=2, batch_size=2, synth_n=12, input_size=(96, 128), bench_runs=1, bench_warmup=0),
-    "quick": Budget(steps=100, batch_size=8, synth_n=64, input_size=(544, 960), bench_runs=3, bench_warmup=1),
+    "quick": Budget(steps=200, batch_size=4, synth_n=64, input_size=(544, 960), bench_runs=3, bench_warmup=1,
+                    lr_scale=10.0),
     "full": Budget(steps=None, batch_size=None, synth_n=256, input_size=(544, 960), bench_runs=10,
                    bench_warmup=2),
 }
@@ -62,6 +65,10 @@ def challenge_config(model: str, budget: Budget, data: str | None) -> TrainConfi
     cfg = replace(cfg, data=replace(cfg.data, path=data, synth_n=budget.synth_n))
     if budget.batch_size:
         cfg = replace(cfg, data=replace(cfg.data, batch_size=budget.batch_size))
+    if budget.lr_scale != 1.0:
+        stages = [replace(s, lr=None if s.lr is None else s.lr * budget.lr_scale) for s in cfg.stages]
+        cfg = replace(cfg, optim=replace(cfg.optim, lr=cfg.optim.lr * budget.lr_scale), stages=stages,
+                      schedule=replace(cfg.schedule, min_lr=cfg.schedule.min_lr * budget.lr_scale))
     if budget.steps:
         cfg = cfg.with_total_steps(max(budget.steps, len(cfg.stages)))  # at least one step per stage
         cfg = replace(cfg, val_every=cfg.total_steps, ckpt_every=max(1, cfg.total_steps // 4),

@@ -201,6 +201,8 @@ class Leaderboard:
         """The distinct (input size, threads) the CPU runtimes were measured with."""
         found = []
         for r in self.rows:
+            if r.cpu_runtime_ms is None:  # e.g. the classical ISP row: nothing was timed
+                continue
             bits = [f"input {r.input_size[0]}x{r.input_size[1]}x4"] if r.input_size else []
             bits += [f"{r.threads} threads"] if r.threads else []
             text = ", ".join(bits) or "settings not recorded"

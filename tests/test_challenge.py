@@ -50,6 +50,9 @@ def test_rerun_skips_finished_models(challenge_out, capsys):
 def test_budget_cuts_recipe():
     cfg = challenge_config("microisp", BUDGETS["quick"], None)
     assert cfg.total_steps == BUDGETS["quick"].steps and len(cfg.stages) == 2
+    assert cfg.optim.lr == pytest.approx(1e-3)  # recipe lr 1e-4 x the quick budget's lr_scale 10
+    pynet = challenge_config("pynetv2_mobile", BUDGETS["quick"], None)
+    assert [s.lr for s in pynet.stages] == [None, pytest.approx(5e-4), pytest.approx(5e-4)]
     assert challenge_config("pynetv2_mobile", BUDGETS["tiny"], None).total_steps == 3  # one per stage
 
 
