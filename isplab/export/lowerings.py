@@ -1,10 +1,11 @@
 """litert-torch lowerings for isplab's custom torch ops (imported only when converting).
 
-``isplab::depth_to_space_nhwc`` (see :func:`isplab.models.ops.depth_to_space`) becomes TFLite's builtin
-``DEPTH_TO_SPACE``; ``isplab::prelu_nhwc`` (see :class:`isplab.export.wrapper.ExportPReLU`) becomes
-``PRELU``. litert-torch carries TFLite ops through StableHLO as a ``custom_call`` whose target
-is the ``tfl.*`` op name and whose ``backend_config`` holds the attributes (the same carrier its own
-``torch.ops.tfl.*`` ops use); the converter legalises it to the builtin.
+``isplab::depth_to_space`` (see :func:`isplab.models.ops.depth_to_space`) runs NHWC as
+``isplab::depth_to_space_nhwc``, which becomes TFLite's builtin ``DEPTH_TO_SPACE``;
+``isplab::prelu_nhwc`` (see :class:`isplab.export.wrapper.ExportPReLU`) becomes ``PRELU``.
+litert-torch carries TFLite ops through StableHLO as a ``custom_call`` whose target is the ``tfl.*`` op
+name and whose ``backend_config`` holds the attributes (the same carrier its own ``torch.ops.tfl.*`` ops
+use); the converter legalises it to the builtin.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def register_lowerings() -> None:
         )
 
     _register_prelu_layout()
+    _register_depth_to_space_layout()
     _registered = True
 
 
@@ -80,3 +82,29 @@ def _register_prelu_layout() -> None:
     layout_check.nhwcable_node_checkers.register(op)(checker)
     layout_rewrite.rewriters.register(op)(rewrite)
     fx_infra.decomp.add_pre_lower_decomp(op, relu_form)
+
+
+def _register_depth_to_space_layout() -> None:
+    """Let the layout-transpose pass run ``isplab::depth_to_space`` in NHWC as ``depth_to_space_nhwc``: the
+    ops around it (e.g. MicroISP's concatenation of its colour branches) then stay NHWC too, instead of
+    going back to NCHW and paying a full-resolution TRANSPOSE at the output."""
+    import torch
+    from litert_torch import fx_infra
+    from litert_torch._convert.fx_passes.optimize_layout_transposes_pass import layout_check, layout_rewrite
+
+    op = torch.ops.isplab.depth_to_space.default
+
+    def rewrite(node) -> None:
+        node.target = torch.ops.isplab.depth_to_space_nhwc.default
+
+    def checker(node):
+        can_be = layout_check.is_4d(node.args[0])
+        return layout_check.NHWCable(can_be, must_be=can_be)
+
+    def nchw_form(x, block):  # left NCHW by the pass: the NHWC op between two permutes
+        return torch.ops.isplab.depth_to_space_nhwc(x.permute(0, 2, 3, 1), block).permute(0, 3, 1, 2)
+
+    layout_check.layout_sensitive_inputs_getters.register(op)(lambda node: [node.args[0]])
+    layout_check.nhwcable_node_checkers.register(op)(checker)
+    layout_rewrite.rewriters.register(op)(rewrite)
+    fx_infra.decomp.add_pre_lower_decomp(op, nchw_form)

@@ -16,11 +16,24 @@ def _depth_to_space_nchw(x: torch.Tensor, block: int) -> torch.Tensor:
     return x.reshape(n, c_out, h * block, w * block)
 
 
-# Exported graphs carry depth_to_space as this opaque NHWC op: litert-torch lowers it to one TFLite
-# DEPTH_TO_SPACE (see isplab.export.lowerings) and the converter cancels the NCHW<->NHWC permutes
-# around it against the layout transposes of the convolutions. Any reshape/permute formulation would
-# instead reach the graph as RESHAPE/TRANSPOSE (rank 6, or several rank-4 ones), which the mobile GPU
-# delegate rejects or runs slowly.
+# Exported graphs carry depth_to_space as opaque ops: ``isplab::depth_to_space`` (NCHW) is what models
+# trace to; litert-torch's layout pass moves it to NHWC as ``isplab::depth_to_space_nhwc`` (like a
+# convolution, so no transposes appear around it and the ops after it stay NHWC), which lowers to one
+# TFLite DEPTH_TO_SPACE (see isplab.export.lowerings). Any reshape/permute formulation would instead reach
+# the graph as RESHAPE/TRANSPOSE (rank 6, or several rank-4 ones), which the mobile GPU delegate rejects or
+# runs slowly.
+@torch.library.custom_op("isplab::depth_to_space", mutates_args=())
+def depth_to_space_nchw_op(x: torch.Tensor, block: int) -> torch.Tensor:
+    """:func:`depth_to_space` as an opaque op (NCHW in and out)."""
+    return _depth_to_space_nchw(x, block).clone()  # custom ops may not return views
+
+
+@depth_to_space_nchw_op.register_fake
+def _(x: torch.Tensor, block: int) -> torch.Tensor:
+    n, c, h, w = x.shape
+    return x.new_empty(n, c // (block * block), h * block, w * block)
+
+
 @torch.library.custom_op("isplab::depth_to_space_nhwc", mutates_args=())
 def depth_to_space_nhwc(x: torch.Tensor, block: int) -> torch.Tensor:
     """TensorFlow ``tf.nn.depth_to_space`` on NHWC: ``(N, H, W, C * block**2)`` -> ``(N, H*b, W*b, C)``."""
@@ -44,8 +57,8 @@ def depth_to_space(x: torch.Tensor, block: int = 2) -> torch.Tensor:
     and is what official TensorFlow models (MicroISP, PyNET-V2) use, so their weights import as-is.
 
     Eager (training, inference) runs a reshape/permute. Under ``torch.export`` (what litert-torch
-    traces) it is ``permute -> isplab::depth_to_space_nhwc -> permute`` instead, with identical values,
-    so the exported TFLite graph holds a single ``DEPTH_TO_SPACE`` op and no tensor above rank 4.
+    traces) it is the opaque ``isplab::depth_to_space`` op instead, with identical values, so the
+    exported TFLite graph holds a single ``DEPTH_TO_SPACE`` op and no tensor above rank 4.
 
     Args:
         x: ``(N, C * block**2, H, W)``.
@@ -54,7 +67,7 @@ def depth_to_space(x: torch.Tensor, block: int = 2) -> torch.Tensor:
         ``(N, C, H * block, W * block)``.
     """
     if torch.compiler.is_exporting():
-        return depth_to_space_nhwc(x.permute(0, 2, 3, 1), block).permute(0, 3, 1, 2)
+        return depth_to_space_nchw_op(x, block)
     return _depth_to_space_nchw(x, block)
 
 

@@ -49,6 +49,8 @@ def test_prelu_exports_as_tflite_prelu_with_parity(microisp_export, microisp):
     n_prelu = sum(isinstance(m, nn.PReLU) for m in microisp.modules())
     assert ops["PRELU"] == n_prelu
     assert ops["RELU"] == 0  # no RELU + SUB + 2 MUL decompositions left
+    # depth-to-space runs NHWC, so the colour branches concatenate without a full-resolution TRANSPOSE
+    assert ops["DEPTH_TO_SPACE"] == 3 and ops["TRANSPOSE"] == 0 and ops["RESHAPE"] == 0, ops
     assert microisp_export.parity.passed and microisp_export.parity.max_abs <= 1e-4
     assert microisp_export.audit.clean, microisp_export.audit.render()
     for op in g.ops:
