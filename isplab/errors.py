@@ -16,3 +16,9 @@ class DataError(IsplabError):
         self.path, self.problem, self.fix = path, problem, fix
         where = f"{path}: " if path is not None else ""
         super().__init__(f"{where}{problem}. {fix}")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (at most 300 characters), or its type name."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else exc.__class__.__name__

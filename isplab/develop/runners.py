@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from isplab.classic import ClassicISP, grey_world_gains
-from isplab.errors import IsplabError
-from isplab.export.parity import _first_line, _to_tensor_dtype  # shared with the parity proof's runner
+from isplab.errors import IsplabError, first_line
+from isplab.export.parity import to_tensor_dtype  # shared with the parity proof's runner
 from isplab.models.ops import finest_output
 from isplab.raw.readers import RawImage
 
@@ -70,7 +70,7 @@ class TfliteRunner:
         try:
             self.interp = Interpreter(model_path=str(path), num_threads=num_threads)
         except (ValueError, RuntimeError) as exc:
-            raise IsplabError(f"{path}: the TFLite runtime cannot load this file ({_first_line(exc)}). "
+            raise IsplabError(f"{path}: the TFLite runtime cannot load this file ({first_line(exc)}). "
                               "See `isplab inspect` for the offending op") from None
         self.input, self.output = self.interp.get_input_details()[0], self.interp.get_output_details()[0]
         shape = tuple(int(v) for v in self.input["shape"])
@@ -91,11 +91,11 @@ class TfliteRunner:
                     self.interp.resize_tensor_input(self.input["index"], list(x.shape), strict=False)
                 self.interp.allocate_tensors()
                 self._shape = x.shape
-            self.interp.set_tensor(self.input["index"], _to_tensor_dtype(np.ascontiguousarray(x), self.input))
+            self.interp.set_tensor(self.input["index"], to_tensor_dtype(np.ascontiguousarray(x), self.input))
             self.interp.invoke()
         except (ValueError, RuntimeError) as exc:
             raise IsplabError(f"{self.name}: the TFLite runtime failed on a {list(x.shape)} tile "
-                              f"({_first_line(exc)}). Try --no-resize or another --tile") from None
+                              f"({first_line(exc)}). Try --no-resize or another --tile") from None
         y = self.interp.get_tensor(self.output["index"])
         if y.dtype != np.float32:
             scale, zero = self.output["quantization"]

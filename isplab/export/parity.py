@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from isplab.errors import IsplabError
+from isplab.errors import IsplabError, first_line
 from isplab.models.ops import finest_output
 from isplab.raw.bayer import MAI_WHITE_LEVEL
 
@@ -239,7 +239,7 @@ def run_tflite(model: str | Path | bytes, inputs: Sequence[np.ndarray], num_thre
     try:
         interp = Interpreter(model_content=content, num_threads=num_threads)
     except (ValueError, RuntimeError) as exc:  # e.g. an op without a kernel in this runtime
-        raise ParityError(f"the TFLite runtime cannot load the exported model: {_first_line(exc)}. "
+        raise ParityError(f"the TFLite runtime cannot load the exported model: {first_line(exc)}. "
                           "See `isplab inspect` for the offending op") from None
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     results, shape = [], None
@@ -250,11 +250,11 @@ def run_tflite(model: str | Path | bytes, inputs: Sequence[np.ndarray], num_thre
                     interp.resize_tensor_input(inp["index"], list(x.shape), strict=False)
                 interp.allocate_tensors()
                 shape = x.shape
-            interp.set_tensor(inp["index"], _to_tensor_dtype(x, inp))
+            interp.set_tensor(inp["index"], to_tensor_dtype(x, inp))
             interp.invoke()
         except (ValueError, RuntimeError) as exc:
             raise ParityError(f"the TFLite runtime failed on a {list(x.shape)} input: "
-                              f"{_first_line(exc)}") from None
+                              f"{first_line(exc)}") from None
         y = interp.get_tensor(interp.get_output_details()[0]["index"])
         if y.dtype != np.float32:
             scale, zero = out["quantization"]
@@ -263,12 +263,7 @@ def run_tflite(model: str | Path | bytes, inputs: Sequence[np.ndarray], num_thre
     return results
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else exc.__class__.__name__
-
-
-def _to_tensor_dtype(x: np.ndarray, detail: dict) -> np.ndarray:
+def to_tensor_dtype(x: np.ndarray, detail: dict) -> np.ndarray:
     if detail["dtype"] == np.float32:
         return x.astype(np.float32)
     scale, zero = detail["quantization"]
