@@ -132,6 +132,16 @@ class PerceptualLoss(nn.Module):
         )
 
 
+def _checked_layers(loss: str, layers: Sequence[str] | str, known: Sequence[str]) -> tuple[list[str], str]:
+    """``layers`` as a list, validated against the backbone's names (in depth order), and the deepest one."""
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    unknown = [name for name in layers if name not in known]
+    if not layers or unknown:
+        raise IsplabError(f"{loss} layers {unknown or layers} invalid; known: {', '.join(known)}")
+    order = list(known)
+    return layers, max(layers, key=order.index)
+
+
 @register_loss("perceptual_vgg")
 class VGGPerceptualLoss(PerceptualLoss):
     """Feature distance on frozen VGG-19 activations (default relu5_4, MSE), as MiAlgo, MINCHO, CASIA, DANN-ISP..."""
@@ -142,11 +152,8 @@ class VGGPerceptualLoss(PerceptualLoss):
         self, layers: Sequence[str] = ("relu5_4",), weights: str | None = None, pretrained: bool = True,
         distance: str = "mse",
     ) -> None:
-        layers = [layers] if isinstance(layers, str) else list(layers)
-        unknown = [name for name in layers if name not in VGG19_LAYERS]
-        if not layers or unknown:
-            raise IsplabError(f"perceptual_vgg layers {unknown or layers} invalid; known: {', '.join(VGG19_LAYERS)}")
-        super().__init__(VGG19(last=max(layers, key=VGG19_LAYERS.__getitem__)), layers, weights, pretrained, distance)
+        layers, last = _checked_layers("perceptual_vgg", layers, list(VGG19_LAYERS))
+        super().__init__(VGG19(last=last), layers, weights, pretrained, distance)
 
 
 @register_loss("perceptual_resnet")
@@ -159,11 +166,5 @@ class ResNetPerceptualLoss(PerceptualLoss):
         self, layers: Sequence[str] = ("layer3",), weights: str | None = None, pretrained: bool = True,
         distance: str = "mse",
     ) -> None:
-        layers = [layers] if isinstance(layers, str) else list(layers)
-        unknown = [name for name in layers if name not in RESNET50_LAYERS]
-        if not layers or unknown:
-            raise IsplabError(
-                f"perceptual_resnet layers {unknown or layers} invalid; known: {', '.join(RESNET50_LAYERS)}"
-            )
-        last = max(layers, key=RESNET50_LAYERS.index)
+        layers, last = _checked_layers("perceptual_resnet", layers, RESNET50_LAYERS)
         super().__init__(ResNet50(last=last), layers, weights, pretrained, distance)
