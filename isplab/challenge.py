@@ -27,8 +27,8 @@ from isplab.classic import ClassicISP
 from isplab.classic.visualise import raw_visualisation
 from isplab.evaluate import evaluate
 from isplab.leaderboard import Leaderboard, ModelResult
+from isplab.models.weights import load_checkpoint, load_model_from_checkpoint
 from isplab.score import final_score
-from isplab.train.checkpoint import load_checkpoint, load_model_from_checkpoint
 from isplab.train.config import TrainConfig
 from isplab.train.data import build_datasets
 from isplab.train.recipes import load_train_config

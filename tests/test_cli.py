@@ -3,7 +3,7 @@
 import torch
 
 from isplab.cli import main
-from isplab.train.checkpoint import load_model_from_checkpoint
+from isplab.models.weights import load_model_from_checkpoint
 
 
 def test_models_lists_every_registered_model(capsys):

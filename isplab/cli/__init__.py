@@ -1,5 +1,6 @@
 """``isplab`` command line. Each subcommand lives in its own module exposing ``add_parser(subparsers)``,
 which registers the parser and sets ``func(args) -> int``; the CLI is thin and calls one library function.
+``add_parser`` imports nothing heavy (heavy imports go inside ``run``), so ``isplab --help`` starts fast.
 """
 
 from __future__ import annotations
@@ -13,26 +14,30 @@ from isplab.errors import IsplabError
 #: Subcommand modules, in the order ``isplab --help`` lists them.
 SUBCOMMANDS = [
     "challenge", "data", "models", "train", "eval", "export", "inspect", "import_", "bench", "leaderboard", "search",
-    "develop", "compare",
+    "develop", "compare", "calibrate",
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or only of ``command`` (a module name of :data:`SUBCOMMANDS`)."""
     parser = argparse.ArgumentParser(prog="isplab", description="Learned camera ISPs (MAI 2022 challenge).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"isplab.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"isplab.cli.{name}":  # subcommand not written yet
-                continue
-            raise
-        module.add_parser(sub)
+    for name in [command] if command in SUBCOMMANDS else SUBCOMMANDS:
+        importlib.import_module(f"isplab.cli.{name}").add_parser(sub)
     return parser
 
 
+def _command(argv: list[str]) -> str | None:
+    """The subcommand module ``argv`` names (``import`` lives in ``import_``), if any."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    name = "import_" if first == "import" else first
+    return name if name in SUBCOMMANDS else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # One subcommand's parser is enough to run it: the others' imports are not paid.
+    args = build_parser(_command(argv)).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except IsplabError as exc:

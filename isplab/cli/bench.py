@@ -5,18 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from isplab.errors import IsplabError
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"544x960"`` -> ``(544, 960)`` (height x width of the packed raw input)."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad size {text!r}: use HxW, e.g. 544x960") from None
-    if h < 1 or w < 1:
-        raise argparse.ArgumentTypeError(f"bad size {text!r}: both sides must be positive")
-    return h, w
+from isplab.cli.args import parse_size
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -40,35 +29,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from isplab.bench import DEFAULT_INPUT_SIZE, bench_tflite, bench_torch
 
-    path: Path = args.model
-    if not path.is_file():
-        raise IsplabError(f"{path}: no such file. Pass a .tflite written by `isplab export` or an isplab "
-                          "checkpoint (.pt) from `isplab train` / `isplab import`")
-    if path.suffix.lower() == ".tflite":
-        result = bench_tflite(path, args.input_size, args.threads, args.runs, args.warmup, args.profile)
+    if args.model.suffix.lower() == ".tflite":
+        result = bench_tflite(args.model, args.input_size, args.threads, args.runs, args.warmup, args.profile)
     else:
-        result = bench_torch(path, args.input_size or DEFAULT_INPUT_SIZE, args.threads, args.runs,
+        result = bench_torch(args.model, args.input_size or DEFAULT_INPUT_SIZE, args.threads, args.runs,
                              args.warmup, args.profile)
-    mem = "n/a" if result.peak_mem_mb is None else f"{result.peak_mem_mb:.1f} MB ({result.memory_method})"
-    size = "n/a" if result.file_size_bytes is None else f"{result.file_size_bytes / 1e6:.3f} MB"
-    rows = [
-        ("model", result.model),
-        ("backend", f"{result.backend} ({result.runtime_version}), {result.threads} threads"),
-        ("input -> output", f"{result.input_shape} -> {result.output_shape}"),
-        ("median", f"{result.median_ms:.2f} ms"),
-        ("mean +- std", f"{result.mean_ms:.2f} +- {result.std_ms:.2f} ms"),
-        ("min / p90 / max", f"{result.min_ms:.2f} / {result.p90_ms:.2f} / {result.max_ms:.2f} ms"),
-        ("runs (warmup)", f"{result.runs} ({result.warmup})"),
-        ("peak memory", mem),
-        ("file size", size),
-    ]
-    for key, value in rows:
-        print(f"{key:<16} {value}")
-    if result.profile:
-        print("\ntop ops by self CPU time:")
-        for op in result.profile[:10]:
-            print(f"  {op['op']:<40} {op['self_ms']:9.2f} ms  x{op['calls']}")
-    elif args.profile:
+    print(result.render())
+    if args.profile and not result.profile:
         print("profile: not available (the LiteRT Python interpreter has no op profiler)")
     if args.json is not None:
         result.to_json(args.json)

@@ -30,7 +30,8 @@ def add_tiling_options(p: argparse.ArgumentParser) -> None:
                    help="overlap between tiles in packed pixels; tiled == whole-frame when the model's "
                         "receptive-field radius is <= overlap/4")
     p.add_argument("--no-resize", action="store_true",
-                   help="run a .tflite at its own input size (tiles of exactly that size) instead of resizing")
+                   help="run a .tflite at its own input size (tiles of exactly that size) instead of resizing; "
+                        "needed for optimised exports, which are built for one size")
     p.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads")
 
 
@@ -39,7 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Develop raw files at full resolution with a learned ISP (PyTorch checkpoint "
                                    "or .tflite) or the classical ISP, tile by tile with seam-free blending. "
                                    "A file that fails is reported and skipped; the exit status is 1 if any did.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="raw files (DNG/NEF/CR2/..., .png mosaics, .raw)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="raw files (DNG/NEF/CR2/..., .png mosaics, .raw) or folders of them (developed with one "
+                        "interpreter: start-up is paid once)")
     p.add_argument("--weights", required=True, help="checkpoint .pt, model .tflite, or 'classic'")
     p.add_argument("--out", required=True, help="output folder (files are named after the inputs)")
     p.add_argument("--format", dest="fmt", choices=["png", "png16", "jpg"], default="png", help="output format")
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     settings = DevelopSettings(fmt=args.fmt, tile=args.tile, overlap=args.overlap, quality=args.quality,
                                read_options=raw_options(args), copy_orientation=not args.no_orientation)
     summary = develop_many(args.inputs, runner, args.out, settings, progress=not args.quiet)
-    print(f"developed {len(summary.developed)} of {len(args.inputs)} file(s) with {runner.name} -> {args.out}")
+    total = len(summary.developed) + len(summary.failed)
+    print(f"developed {len(summary.developed)} of {total} file(s) with {runner.name} -> {args.out}")
     if summary.failed:
         print(f"{len(summary.failed)} failed: {', '.join(str(p) for p, _ in summary.failed)}")
     return 0 if summary.ok else 1

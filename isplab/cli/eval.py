@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from isplab.classic import ClassicISP
     from isplab.data import PairedRawDataset, ensure_default_data
     from isplab.evaluate import evaluate
-    from isplab.train.checkpoint import load_model_from_checkpoint
+    from isplab.models.weights import load_model_from_checkpoint
 
     model, state = load_model_from_checkpoint(args.weights)
     dataset = PairedRawDataset(args.data if args.data else ensure_default_data())

@@ -36,9 +36,14 @@ def measure_develop(path: str | Path, weights: str | Path, out_dir: str | Path, 
 
 
 def _worker(spec: dict[str, Any]) -> dict[str, Any]:
-    import ai_edge_litert.interpreter  # noqa: F401  (imported before the window: library, not workload)
+    # The backend's libraries are imported before the window: they are the runtime, not the workload.
+    if Path(spec["weights"]).suffix.lower() == ".tflite":
+        import ai_edge_litert.interpreter  # noqa: F401
+    else:
+        import isplab.develop.torch_runners  # noqa: F401  (torch, the model registry, the classical ISP)
+        import isplab.models  # noqa: F401
 
-    from isplab._bench_worker import rss_peak_mb, start_memory_window
+    from isplab.bench.memory import rss_peak_mb, start_memory_window
     from isplab.develop.pipeline import DevelopSettings, develop_file
     from isplab.develop.runners import load_runner
 

@@ -15,14 +15,20 @@ Geometry (all sizes in *packed* pixels, the model's input grid; outputs are 2x t
   gates average over the whole input) are never exact; the blend hides the per-tile differences.
 
 The 2-D weight of a tile is the outer product of its per-axis weights; because the per-axis weights of
-all tiles sum to 1 everywhere, so do the 2-D ones and no normalisation buffer is needed. Peak memory is
-the output frame ``(3, 2H, 2W)`` float32 plus one tile's activations.
+all tiles sum to 1 everywhere, so do the 2-D ones and no normalisation buffer is needed.
+
+Streaming: :func:`tiled_bands` runs the tiles row by row and yields each band of output rows as soon as no
+later tile touches it, so a writer can encode the top of the picture before the bottom is computed; it
+holds one tile row of output (``(3, 2 th, 2W)`` float32) plus one tile's activations. :func:`run_tiled`
+collects the bands into the whole frame. A tile only touches the output where its weight is non-zero, and
+multiplies only where the weight is below 1 (the blend zones): the sums are those of weighting every tile
+everywhere, bit for bit, at a fraction of the memory traffic.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -119,14 +125,33 @@ def _reflect_to(tile: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.pad(tile, [(0, 0), (0, 0), (0, max(ph, 0)), (0, max(pw, 0))], mode=mode)
 
 
-def run_tiled(
+def _span(weights: np.ndarray, value: float) -> tuple[int, int]:
+    """``[first, last + 1)`` of the entries of ``weights`` (a per-axis tile weight) above / equal to ``value``."""
+    idx = np.flatnonzero(weights == 1) if value == 1 else np.flatnonzero(weights > 0)
+    return (int(idx[0]), int(idx[-1]) + 1) if idx.size else (0, 0)
+
+
+def _blend(band: np.ndarray, result: np.ndarray, wy: np.ndarray, wx: np.ndarray, x0: int) -> None:
+    """``band[:, :, x0:] += result * (wy x wx)`` where the weight is non-zero: copied where it is 1, weighted
+    in the strips around (a weight of exactly 0 or 1 leaves the sum as the full product would)."""
+    (ay, by), (cy, dy) = _span(wy, 0), _span(wy, 1)
+    (ax, bx), (cx, dx) = _span(wx, 0), _span(wx, 1)
+    band[:, cy:dy, x0 + cx:x0 + dx] = result[:, cy:dy, cx:dx]  # alone there: every other tile weighs 0
+    for (r0, r1), (c0, c1) in (((ay, cy), (ax, bx)), ((dy, by), (ax, bx)), ((cy, dy), (ax, cx)), ((cy, dy), (dx, bx))):
+        if r1 > r0 and c1 > c0:
+            band[:, r0:r1, x0 + c0:x0 + c1] += result[:, r0:r1, c0:c1] * (wy[r0:r1, None] * wx[None, c0:c1])
+
+
+def tiled_bands(
     packed: np.ndarray,
     runner: Runner,
     tile: tuple[int, int] | int = 512,
     overlap: int = 32,
     progress: Callable[[int, int], None] | None = None,
-) -> np.ndarray:
-    """Run ``runner`` over packed ``(4, h, w)`` tile by tile; returns blended RGB ``(3, 2h, 2w)`` float32.
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Run ``runner`` over packed ``(4, h, w)`` tile by tile; yield ``(y0, band)`` with ``band`` the final
+    blended output rows ``y0 .. y0 + len`` as ``(3, rows, 2w)`` float32, top to bottom, covering ``2h`` rows.
+    ``band`` is a view into a buffer the next tile row reuses: use (or copy) it before asking for the next.
 
     A fixed-size runner forces ``tile = runner.fixed_size``. ``progress(done, total)`` is called per tile.
     """
@@ -136,20 +161,39 @@ def run_tiled(
     size = runner.fixed_size if fixed else ((tile, tile) if isinstance(tile, int) else tuple(tile))
     h, w = packed.shape[1:]
     plan = plan_tiles((h, w), size, overlap, fixed)
-    out = np.zeros((3, 2 * h, 2 * w), dtype=np.float32)
+    col_weights = [plan.cols.weights(j) for j in range(len(plan.cols.starts))]
+    rows = plan.rows.starts
+    band = np.zeros((3, 2 * plan.rows.size, 2 * w), dtype=np.float32)  # output rows from 2 * rows[i]
     done = 0
-    for i, y in enumerate(plan.rows.starts):
+    for i, y in enumerate(rows):
         wy = plan.rows.weights(i)
+        th = min(plan.rows.size, h - y)
         for j, x in enumerate(plan.cols.starts):
-            th, tw = min(plan.rows.size, h - y), min(plan.cols.size, w - x)
+            tw = min(plan.cols.size, w - x)
             crop = packed[None, :, y:y + th, x:x + tw].astype(np.float32, copy=False)
             result = runner(np.ascontiguousarray(_reflect_to(crop, (plan.rows.size, plan.cols.size))))
             if result.shape[:2] != (1, 3) or result.shape[2] < 2 * th or result.shape[3] < 2 * tw:
                 raise ValueError(f"{runner.name}: a {crop.shape} tile gave output {result.shape}, "
                                  "expected (1, 3, 2h, 2w)")
-            weight = wy[:2 * th, None] * plan.cols.weights(j)[None, :2 * tw]
-            out[:, 2 * y:2 * (y + th), 2 * x:2 * (x + tw)] += result[0, :, :2 * th, :2 * tw] * weight
+            _blend(band, result[0, :, :2 * th, :2 * tw], wy[:2 * th], col_weights[j][:2 * tw], 2 * x)
             done += 1
             if progress is not None:
                 progress(done, plan.count)
+        final = 2 * (rows[i + 1] - y) if i + 1 < len(rows) else 2 * th  # rows no later tile touches
+        yield 2 * y, band[:, :final]
+        band[:, :band.shape[1] - final] = band[:, final:]
+        band[:, band.shape[1] - final:] = 0
+
+
+def run_tiled(
+    packed: np.ndarray,
+    runner: Runner,
+    tile: tuple[int, int] | int = 512,
+    overlap: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """:func:`tiled_bands` collected into blended RGB ``(3, 2h, 2w)`` float32."""
+    out = np.empty((3, 2 * packed.shape[1], 2 * packed.shape[2]), dtype=np.float32)
+    for y0, rows in tiled_bands(packed, runner, tile, overlap, progress):
+        out[:, y0:y0 + rows.shape[1]] = rows
     return out

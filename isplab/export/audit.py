@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from isplab.export.graph import Graph, Op, Tensor, read_graph
+from isplab.export.flatbuffer import Graph, Op, Tensor, read_graph
 
 OK, FALLBACK, FAIL = "ok", "cpu-fallback", "fail"
 

@@ -1,11 +1,12 @@
-"""PyTorch model -> ``.tflite`` for the AI Benchmark app (and any TFLite runtime), proven and audited.
+"""PyTorch model -> ``.tflite`` for the AI Benchmark app (and any TFLite runtime), optimised, proven, audited.
 
-``nn.PReLU`` layers export as single ``PRELU`` ops (:class:`isplab.export.wrapper.ExportPReLU`; not for int8)
-and internal tensor names are shortened (:mod:`isplab.export.compact`) to keep the file small.
-
-:func:`export_tflite` converts with litert-torch, optionally quantizes (fp16 weights / int8), runs the
-parity proof (:mod:`isplab.export.parity`) and the mobile-GPU audit (:mod:`isplab.export.audit`) on the
-file, and only then renames it into place: a failed export leaves no model behind.
+:func:`export_tflite` re-parameterises a copy of the model, applies the export-time graph optimiser
+(:mod:`isplab.export.optimize`; rewrites into an equivalent graph that runs faster), converts it with
+litert-torch, optionally quantizes (fp16 weights / int8), runs the parity proof against the *original*
+model (:mod:`isplab.export.parity`) and the mobile-GPU audit (:mod:`isplab.export.audit`) on the file, and
+only then renames it into place: a failed export leaves no model behind. ``nn.PReLU`` layers export as
+single ``PRELU`` ops (:class:`isplab.export.wrapper.ExportPReLU`; not for int8) and internal tensor names
+are shortened (:mod:`isplab.export.tensor_names`) to keep the file small.
 
 The exported model follows AI Benchmark's custom-model conventions: one float32 input
 ``raw [1, H, W, 4]`` (packed Bayer, canonical ``B, G_r, R, G_b`` order, [0, 1]) and one float32 output
@@ -16,37 +17,36 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import io
 import os
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from isplab.errors import IsplabError
+from isplab.errors import IsplabError, first_line
 from isplab.export.audit import AuditReport, audit_tflite
-from isplab.export.compact import shorten_tensor_names
-from isplab.export.parity import (
-    Budgets,
-    ParityReport,
+from isplab.export.optimize import optimize_for_export
+from isplab.export.parity import ParityBudget, ParityReport, check_parity
+from isplab.export.samples import (
     Sample,
-    check_parity,
     dataset_samples,
-    fit_packed,
-    real_raw_samples,
+    packed_nhwc,
+    raw_frame_samples,
     synthetic_samples,
 )
+from isplab.export.tensor_names import shorten_tensor_names
 from isplab.export.wrapper import INPUT_NAME, OUTPUT_NAME, ExportWrapper
+from isplab.raw.readers import RawImage
+from isplab.runtime import FULL_HD_INPUT
 
 PRECISIONS = ("fp32", "fp16", "int8")
-DEFAULT_INPUT_SIZE = (544, 960)
-#: Real raw frames used in every parity proof when present.
-REAL_RAW_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "real-raw"
+DEFAULT_INPUT_SIZE = FULL_HD_INPUT
 
 
 class ExportError(IsplabError):
@@ -63,25 +63,23 @@ class ExportReport:
     parity: ParityReport
     audit: AuditReport
     seconds: float
+    #: optimiser rewrites applied (one entry per replaced module); empty when none matched or it was off
+    rewrites: list[str] = field(default_factory=list)
 
     def render(self) -> str:
         head = (f"exported {self.path} ({self.precision}, {self.size_bytes / 1024:.1f} KiB, "
                 f"{INPUT_NAME} {list(self.input_shape)} -> {OUTPUT_NAME} {list(self.output_shape)}, "
                 f"{self.seconds:.1f} s)")
-        return "\n".join([head, self.parity.render(), self.audit.render()])
+        rewrites = ", ".join(sorted(set(self.rewrites))) or "none applied"
+        return "\n".join([head, f"optimiser: {rewrites}", self.parity.render(), self.audit.render()])
 
 
 def reparameterize_for_export(model: nn.Module) -> nn.Module:
-    """A deep copy of ``model`` in eval mode, re-parameterized when :mod:`isplab.models.reparam` exists
-    (multi-branch training blocks fused into plain convolutions). The caller's model is not touched."""
-    model = copy.deepcopy(model).eval()
-    try:
-        from isplab.models.reparam import reparameterize
-    except ModuleNotFoundError as exc:
-        if exc.name != "isplab.models.reparam":
-            raise
-        return model
-    return reparameterize(model).eval()
+    """A deep copy of ``model`` in eval mode with multi-branch training blocks fused into plain convolutions
+    (:func:`isplab.models.reparam.reparameterize`). The caller's model is not touched."""
+    from isplab.models.reparam import reparameterize
+
+    return reparameterize(copy.deepcopy(model).eval()).eval()
 
 
 @contextlib.contextmanager
@@ -127,39 +125,26 @@ def convert_float(model: nn.Module, input_size: tuple[int, int], dynamic: bool =
                                         dynamic_shapes=dynamic_shapes)
             return bytes(edge.model_content())
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else exc.__class__.__name__
         if dynamic:
             raise ExportError(
-                f"dynamic-size conversion failed ({first}). litert-torch needs concrete shapes for "
+                f"dynamic-size conversion failed ({first_line(exc)}). litert-torch needs concrete shapes for "
                 "reshape-based pixel shuffles (nn.PixelShuffle, view/permute) and other size-dependent ops: "
                 "write them with isplab.models.ops.depth_to_space (one DEPTH_TO_SPACE op, any size) or "
                 "export one file per input size instead (--input-size HxW, e.g. 544x960 for Full HD)"
             ) from None
-        raise ExportError(f"litert-torch could not convert the model ({exc.__class__.__name__}: {first}). "
-                          "Export a registered isplab model, or check its forward for Python-side control "
-                          "flow on tensor values") from None
+        raise ExportError(f"litert-torch could not convert the model ({exc.__class__.__name__}: "
+                          f"{first_line(exc)}). Export a registered isplab model, or check its forward for "
+                          "Python-side control flow on tensor values") from None
 
 
-def default_samples(input_size: tuple[int, int], parity_inputs: Iterable | None = None,
-                    real_raw_dir: str | Path | None = REAL_RAW_DIR) -> list[Sample]:
-    """Parity inputs: the real raw frames (when the folder exists), ``parity_inputs`` (packed arrays or
-    ``(packed, target)`` pairs) and two deterministic synthetic raws."""
-    samples: list[Sample] = []
-    if real_raw_dir is not None and Path(real_raw_dir).is_dir():
-        samples += real_raw_samples(real_raw_dir, input_size)
+def parity_samples(input_size: tuple[int, int], parity_inputs: Iterable | None = None,
+                   raw_frames: Iterable[tuple[str, RawImage]] | None = None) -> list[Sample]:
+    """The proof's inputs: ``raw_frames`` (named real captures), ``parity_inputs`` (packed arrays or
+    ``(packed, target)`` pairs) and two deterministic synthetic raws, all fitted to ``input_size``."""
+    samples = raw_frame_samples(raw_frames or (), input_size)
     if parity_inputs is not None:
         samples += dataset_samples(parity_inputs, input_size)
     return samples + synthetic_samples(input_size)
-
-
-def calibration_arrays(calibration: Iterable, input_size: tuple[int, int]) -> list[np.ndarray]:
-    """NHWC ``(1, H, W, 4)`` arrays from packed arrays / ``(packed, target)`` pairs, fitted to the input."""
-    out = []
-    for item in calibration:
-        packed = item[0] if isinstance(item, tuple | list) else item
-        packed = packed.detach().cpu().numpy() if isinstance(packed, torch.Tensor) else np.asarray(packed)
-        out.append(fit_packed(packed, input_size)[0].transpose(1, 2, 0)[None])
-    return out
 
 
 def export_tflite(
@@ -170,10 +155,11 @@ def export_tflite(
     calibration: Iterable | None = None,
     int8_io: bool = False,
     parity_inputs: Iterable | None = None,
-    budgets: Budgets | None = None,
+    raw_frames: Iterable[tuple[str, RawImage]] | None = None,
+    budget: ParityBudget | None = None,
     dynamic: bool = False,
     strict: bool = False,
-    real_raw_dir: str | Path | None = REAL_RAW_DIR,
+    optimize: bool = True,
 ) -> ExportReport:
     """Convert ``model`` to ``out_path`` and prove it.
 
@@ -186,13 +172,16 @@ def export_tflite(
             patches; fitted to ``input_size`` by centre crop / reflect pad.
         int8_io: int8 input and output tensors instead of float32 (int8 only).
         parity_inputs: extra parity samples; pairs with targets make fp16/int8 budgets target-based.
-        budgets: parity budgets (see :mod:`isplab.export.parity`).
-        dynamic: export with dynamic height and width (``[1, -1, -1, 4]``).
+        raw_frames: ``(name, RawImage)`` real captures for the parity proof (e.g. read with
+            :func:`isplab.raw.readers.read_raw`); fitted in packed space.
+        budget: parity budget (see :mod:`isplab.export.parity`).
+        dynamic: export with dynamic height and width (``[1, -1, -1, 4]``); not optimised.
         strict: fail when the mobile-GPU audit finds problems.
-        real_raw_dir: real raw frames for the parity proof (skipped when missing or ``None``).
+        optimize: apply the export-time graph optimiser (:mod:`isplab.export.optimize`); the fp32 proof
+            then holds the file to ``budget.optimized_max_abs`` against the original model.
 
     Raises:
-        ExportError, ParityError: nothing is written to ``out_path`` in either case.
+        ExportError, ParityError, RewriteError: nothing is written to ``out_path`` in any case.
     """
     start = time.perf_counter()
     if precision not in PRECISIONS:
@@ -205,19 +194,27 @@ def export_tflite(
     out_path = Path(out_path)
     if not out_path.parent.is_dir():
         raise IsplabError(f"{out_path.parent}: output folder does not exist. Create it first")
+    samples = parity_samples(input_size, parity_inputs, raw_frames)
+    if dynamic:  # prove the resized graph too, at a smaller size that keeps multiples of 16
+        alt = tuple(max(16, s // 2 // 16 * 16) for s in input_size)
+        samples += [Sample(f"synthetic-{alt[0]}x{alt[1]}", s.packed) for s in synthetic_samples(alt, n=1)]
     was_training = model.training
     try:
-        return _export(model.eval(), out_path, input_size, precision, calibration, int8_io, parity_inputs,
-                       budgets, dynamic, strict, real_raw_dir, start)
+        return _export(model.eval(), out_path, input_size, precision, calibration, int8_io, samples,
+                       budget or ParityBudget(), dynamic, strict, optimize and not dynamic, start)
     finally:
         model.train(was_training)
 
 
 def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], precision: str,
-            calibration: Iterable | None, int8_io: bool, parity_inputs: Iterable | None,
-            budgets: Budgets | None, dynamic: bool, strict: bool, real_raw_dir: str | Path | None,
-            start: float) -> ExportReport:
-    export_model = reparameterize_for_export(original)
+            calibration: Iterable | None, int8_io: bool, samples: list[Sample], budget: ParityBudget,
+            dynamic: bool, strict: bool, optimize: bool, start: float) -> ExportReport:
+    export_model, rewrites = reparameterize_for_export(original), []
+    if optimize:
+        optimized = optimize_for_export(export_model, input_size, [s.packed for s in samples[:2]])
+        export_model, rewrites = optimized.model, optimized.applied
+        if rewrites:  # the rewrites must not change the function beyond float rounding
+            budget = dataclasses.replace(budget, fp32_max_abs=min(budget.fp32_max_abs, budget.optimized_max_abs))
 
     # ai-edge-quantizer has no int8 PRELU: it would stay float between QUANTIZE/DEQUANTIZE pairs.
     data = convert_float(export_model, input_size, dynamic, native_prelu=precision != "int8")
@@ -228,8 +225,7 @@ def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], pr
     elif precision == "int8":
         from isplab.export.quantize import quantize_int8
 
-        data = quantize_int8(data, calibration_arrays(calibration, input_size), input_name=INPUT_NAME,
-                             int8_io=int8_io)
+        data = quantize_int8(data, packed_nhwc(calibration, input_size), input_name=INPUT_NAME, int8_io=int8_io)
     # Last, so the quantizers see the converter's own names.
     data = shorten_tensor_names(data)
 
@@ -238,11 +234,7 @@ def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], pr
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        samples = default_samples(input_size, parity_inputs, real_raw_dir)
-        if dynamic:  # prove the resized graph too, at a smaller size that keeps multiples of 16
-            alt = tuple(max(16, s // 2 // 16 * 16) for s in input_size)
-            samples += [Sample(f"synthetic-{alt[0]}x{alt[1]}", s.packed) for s in synthetic_samples(alt, n=1)]
-        parity = check_parity(tmp, original, samples, precision, budgets)
+        parity = check_parity(tmp, original, samples, precision, budget)
         audit = audit_tflite(tmp)
         if strict and not audit.clean:
             raise ExportError(f"{out_path}: the graph will not run fully on a mobile GPU "
@@ -255,4 +247,4 @@ def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], pr
     g = audit.graph
     in_t, out_t = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
     return ExportReport(out_path, precision, in_t.signature, out_t.signature, len(data), parity, audit,
-                        time.perf_counter() - start)
+                        time.perf_counter() - start, rewrites)

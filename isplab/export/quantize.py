@@ -8,7 +8,9 @@
 
 ``ai_edge_quantizer`` does not know ``DEPTH_TO_SPACE`` and leaves it float between a ``DEQUANTIZE`` and
 a ``QUANTIZE``. Depth-to-space only moves values, so :func:`fold_float_depth_to_space` runs it on the
-int8 tensor instead (same scale and zero point in and out: exact).
+int8 tensor instead (same scale and zero point in and out: exact); the ``QUANTIZE`` after it stays as an
+int8 -> int8 requantization where the next op needs other parameters (a concatenation's inputs share
+its output's, which XNNPACK requires).
 """
 
 from __future__ import annotations
@@ -106,11 +108,19 @@ def widen_ranges(ranges: dict, min_range: float = MIN_RANGE) -> dict:
     return out
 
 
+def _same_params(a, b) -> bool:
+    """Whether two flatbuffer tensors carry the same quantization scale and zero point."""
+    qa, qb = a.quantization, b.quantization
+    return (qa is not None and qb is not None and np.array_equal(qa.scale, qb.scale)
+            and np.array_equal(qa.zeroPoint, qb.zeroPoint))
+
+
 def fold_float_depth_to_space(model: bytes) -> bytes:
     """Rewrite ``DEQUANTIZE -> DEPTH_TO_SPACE (float) [-> QUANTIZE]`` to run depth-to-space on int8.
 
-    With a following ``QUANTIZE`` both converters disappear; otherwise the ``DEQUANTIZE`` moves behind
-    the depth-to-space (float graph output).
+    With a following ``QUANTIZE`` to the same parameters both converters disappear; to other parameters
+    the ``QUANTIZE`` stays and requantizes int8 -> int8; otherwise the ``DEQUANTIZE`` moves behind the
+    depth-to-space (float graph output).
     """
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
@@ -143,11 +153,14 @@ def fold_float_depth_to_space(model: bytes) -> bytes:
             after = consumers[y]
             m.operatorCodes[d2s.opcodeIndex].version = max(m.operatorCodes[d2s.opcodeIndex].version, 2)
             d2s.inputs[0] = q_in
-            if len(after) == 1 and codes[after[0]] == ops_enum.QUANTIZE and y not in graph_outputs:
-                z = sg.operators[after[0]].outputs[0]
-                d2s.outputs[0] = z
-                sg.tensors[z].quantization = copy.deepcopy(sg.tensors[q_in].quantization)
+            quantize = len(after) == 1 and codes[after[0]] == ops_enum.QUANTIZE and y not in graph_outputs
+            if quantize and _same_params(sg.tensors[sg.operators[after[0]].outputs[0]], sg.tensors[q_in]):
+                d2s.outputs[0] = sg.operators[after[0]].outputs[0]
                 sg.operators = [op for k, op in enumerate(sg.operators) if k not in (i, after[0])]
+            elif quantize:  # the depth-to-space runs int8; the QUANTIZE requantizes its output
+                sg.tensors[y].type = schema.TensorType.INT8
+                sg.tensors[y].quantization = copy.deepcopy(sg.tensors[q_in].quantization)
+                sg.operators.pop(i)
             else:
                 y_t = sg.tensors[y]
                 t = schema.TensorT()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isplab.export.audit import AuditReport, audit_graph
-from isplab.export.graph import Graph, Tensor, read_graph
+from isplab.export.flatbuffer import Graph, Tensor, read_graph
 
 _WEIGHT_SLOTS = {"CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2),
                  "TRANSPOSE_CONV": (1, 3), "BATCH_MATMUL": (0, 1)}

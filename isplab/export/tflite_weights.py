@@ -26,7 +26,7 @@ from ai_edge_litert import schema_py_generated as schema
 from torch import nn
 
 from isplab.errors import IsplabError
-from isplab.export.graph import Graph, Op, read_graph
+from isplab.export.flatbuffer import Graph, Op, read_graph
 from isplab.models.registry import create_model
 from isplab.raw.bayer import MAI_WHITE_LEVEL
 

@@ -17,51 +17,31 @@ tensor(1.)
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from torch import Tensor, nn
 
 from isplab.errors import IsplabError
+from isplab.registry import Entry, Registry
 
 _Factory = TypeVar("_Factory", bound=Callable[..., nn.Module])
 
-
-@dataclass(frozen=True)
-class LossEntry:
-    name: str
-    factory: Callable[..., nn.Module]
-    description: str
-
-
-_REGISTRY: dict[str, LossEntry] = {}
+LOSSES: Registry[Entry] = Registry("loss")
 
 
 def register_loss(name: str) -> Callable[[_Factory], _Factory]:
     """Register a loss class (or factory) under ``name``; the first docstring line is the description."""
-
-    def decorator(factory: _Factory) -> _Factory:
-        if name in _REGISTRY:
-            raise ValueError(f"loss {name!r} registered twice")
-        doc = (factory.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = LossEntry(name, factory, doc[0] if doc else "")
-        return factory
-
-    return decorator
+    return LOSSES.register(name)
 
 
 def list_losses(pattern: str = "*") -> list[str]:
     """Registered loss names matching a shell-style ``pattern``, sorted."""
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+    return LOSSES.names(pattern)
 
 
-def loss_entry(name: str) -> LossEntry:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise IsplabError(f"unknown loss {name!r}. Known losses: {', '.join(list_losses())}") from None
+def loss_entry(name: str) -> Entry:
+    return LOSSES.get(name)
 
 
 def create_loss(name: str, **kwargs) -> nn.Module:

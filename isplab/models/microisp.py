@@ -97,16 +97,13 @@ class MicroISP(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if min(x.shape[-2:]) < MIN_PACKED_SIZE:
-            raise ValueError(f"MicroISP needs packed inputs of at least {MIN_PACKED_SIZE}x{MIN_PACKED_SIZE}, "
-                             f"got {tuple(x.shape[-2:])}")
         planes = [x, x, x]
         for stage in self.stages:
             planes = [branch(p) for branch, p in zip(stage, planes, strict=True)]
         return torch.cat([depth_to_space(p * 0.58 + 0.5, 2) for p in planes], dim=1)
 
 
-@register_model
+@register_model("microisp", recipe="microisp", min_input=MIN_PACKED_SIZE)
 def microisp(features: int = 4, num_blocks: int = 7) -> MicroISP:
     """MicroISP 1.0 (official baseline): 3 colour branches x 2 stacked generators, 13,560 params.
 
@@ -115,13 +112,11 @@ def microisp(features: int = 4, num_blocks: int = 7) -> MicroISP:
     return MicroISP(num_stages=2, features=features, num_blocks=num_blocks)
 
 
-@register_model
-def microisp_0__5(features: int = 4, num_blocks: int = 7) -> MicroISP:
+@register_model("microisp_0.5", recipe="microisp_0.5", min_input=MIN_PACKED_SIZE)
+def microisp_0_5(features: int = 4, num_blocks: int = 7) -> MicroISP:
     """MicroISP 0.5: one generator per colour branch instead of two, 6,780 params.
 
     Measured fp32 TFLite (benchmarks/zoo_table.py): 0.077 MB (80,780 B).
     """
     return MicroISP(num_stages=1, features=features, num_blocks=num_blocks)
 
-
-microisp.min_input = microisp_0__5.min_input = MIN_PACKED_SIZE

@@ -100,16 +100,6 @@ def finest_output(out: Any) -> torch.Tensor:
     return max(tensors, key=lambda t: t.shape[-2] * t.shape[-1])
 
 
-def check_multiple(x: torch.Tensor, multiple: int, name: str) -> None:
-    """Raise ``ValueError`` unless the packed height and width of ``x`` are divisible by ``multiple``."""
-    h, w = x.shape[-2:]
-    if h % multiple or w % multiple:
-        raise ValueError(
-            f"{name} needs packed height and width divisible by {multiple} (got {h}x{w}); "
-            f"crop the raw image to a multiple of {2 * multiple} pixels"
-        )
-
-
 # ---- fixed filters (used by models and losses) ----------------------------------------------------
 
 

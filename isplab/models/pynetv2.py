@@ -174,11 +174,6 @@ class PyNetV2Mobile(nn.Module):
         self.conv_l1_out = ConvLayer(32, 16, 1)  # with PReLU, before depth_to_space
         self.conv_l1_rgb = ConvLayer(4, 3, 3, act=False)  # at full resolution
 
-    def _check(self, x: torch.Tensor) -> None:
-        if x.shape[-2] % 4 or x.shape[-1] % 4 or min(x.shape[-2:]) < 28:
-            size = tuple(x.shape[-2:])
-            raise ValueError(f"PyNET-V2 needs packed sizes divisible by 4 and >= 28, got {size}")
-
     def _level3(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Features ``conv_l1_d1``, ``conv_l2_d1``, ``conv_l3_d9`` of the three levels."""
         l1 = self.conv_l1_d1(x)
@@ -203,7 +198,6 @@ class PyNetV2Mobile(nn.Module):
         Levels finer than ``finest`` are not computed: PyNET trains level 3 first, then 2, then 1, and a
         stage may also supervise the coarser heads (multi-level loss).
         """
-        self._check(x)
         l1, l2, l3 = self._level3(x)
         out = {3: _rgb(depth_to_space(self.conv_l3_out(l3), 2))}
         if finest <= 2:
@@ -217,13 +211,12 @@ class PyNetV2Mobile(nn.Module):
         """Finest RGB ``(N, 3, 2h, 2w)``; with ``return_levels=True`` the dict of :meth:`forward_levels`."""
         if return_levels:
             return self.forward_levels(x)
-        self._check(x)
         # forward_levels(x)[1] without the two coarse RGB heads, which level 1 does not need.
         l1, l2, l3 = self._level3(x)
         return self._level1(l1, self._level2(l2, l3))
 
 
-@register_model
+@register_model("pynetv2_mobile", recipe="pynetv2_mobile", input_multiple=4, min_input=28)
 def pynetv2_mobile() -> PyNetV2Mobile:
     """PyNET-V2 Mobile (official baseline): 3-level pyramid, instance norm, attention, 932,583 params.
 
@@ -231,5 +224,3 @@ def pynetv2_mobile() -> PyNetV2Mobile:
     """
     return PyNetV2Mobile()
 
-
-pynetv2_mobile.input_multiple, pynetv2_mobile.min_input = 4, 28

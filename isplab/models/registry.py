@@ -1,67 +1,97 @@
-"""Model registry: ``@register_model`` on small factory functions, ``create_model(name)`` to build.
+"""Model registry: ``@register_model(name, recipe=...)`` on small factory functions, ``create_model(name)``.
 
 Every registered model maps packed raw ``(N, 4, H/2, W/2)`` in [0, 1] (canonical order, see
-:mod:`isplab.raw.bayer`) to RGB ``(N, 3, H, W)`` in [0, 1].
+:mod:`isplab.raw.bayer`) to RGB ``(N, 3, H, W)`` in [0, 1]. Its entry is the one home of what callers must
+know before running it: input constraints (``min_input``, ``input_multiple``; checked on every forward of a
+model built by :func:`create_model`) and its training recipe (``isplab/configs/<recipe>.yml``).
 """
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
+import torch
 from torch import nn
 
-from isplab.errors import IsplabError
+from isplab.registry import Entry, Registry
+
+_Factory = TypeVar("_Factory", bound=Callable[..., nn.Module])
 
 
 @dataclass(frozen=True)
-class ModelEntry:
-    name: str
-    factory: Callable[..., nn.Module]
-    description: str
+class ModelEntry(Entry):
+    """A registered model.
 
-    @property
-    def input_multiple(self) -> int:
-        """Packed height and width must be multiples of this (factory attribute ``input_multiple``, default 1)."""
-        return getattr(self.factory, "input_multiple", 1)
+    Attributes:
+        recipe: name of its training recipe in ``isplab/configs/`` (``isplab train --model NAME`` uses it).
+        min_input: smallest packed height/width the model accepts.
+        input_multiple: packed height and width must be multiples of this (for the factory's default depth;
+            e.g. ``2 ** (levels - 1)`` for a UNet).
+    """
 
-    @property
-    def min_input(self) -> int:
-        """Smallest packed height/width the model accepts (factory attribute ``min_input``, default 1)."""
-        return getattr(self.factory, "min_input", 1)
+    recipe: str
+    min_input: int = 1
+    input_multiple: int = 1
 
-
-_REGISTRY: dict[str, ModelEntry] = {}
-
-
-def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-    """Register ``fn`` under its function name; the first docstring line is the description."""
-    name = fn.__name__.replace("__", ".")  # ``microisp_0__5`` -> ``microisp_0.5``
-    if name in _REGISTRY:
-        raise ValueError(f"model {name!r} registered twice")
-    doc = (fn.__doc__ or "").strip().splitlines()
-    _REGISTRY[name] = ModelEntry(name, fn, doc[0] if doc else "")
-    return fn
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise ``ValueError`` (naming the model and the fix) unless packed ``x`` fits the constraints."""
+        h, w = x.shape[-2:]
+        if h % self.input_multiple or w % self.input_multiple:
+            m = self.input_multiple
+            raise ValueError(f"{self.name} needs packed height and width divisible by {m} (got {h}x{w}); "
+                             f"crop the raw image to a multiple of {2 * m} pixels")
+        if min(h, w) < self.min_input:
+            raise ValueError(f"{self.name} needs packed inputs of at least {self.min_input}x{self.min_input} "
+                             f"(got {h}x{w}); use a raw image of at least {2 * self.min_input} pixels a side")
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Registered model names matching a shell-style ``pattern``, sorted."""
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+MODELS: Registry[ModelEntry] = Registry("model", ModelEntry, hint="see `isplab models`")
+
+
+def register_model(
+    name: str, *, recipe: str, min_input: int = 1, input_multiple: int = 1
+) -> Callable[[_Factory], _Factory]:
+    """Register a model factory under ``name``; the first docstring line is its description."""
+    return MODELS.register(name, recipe=recipe, min_input=min_input, input_multiple=input_multiple)
+
+
+def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
+    """Registered model names matching a shell-style ``pattern``, sorted; with ``pretrained`` only those
+    whose weights ship in the package (:func:`isplab.models.weights.pretrained_path`)."""
+    names = MODELS.names(pattern)
+    if not pretrained:
+        return names
+    from isplab.models.weights import has_pretrained  # weights.py builds models: imported when asked
+
+    return [n for n in names if has_pretrained(n)]
 
 
 def model_entry(name: str) -> ModelEntry:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise IsplabError(
-            f"unknown model {name!r}. Known models: {', '.join(list_models())} (see `isplab models`)"
-        ) from None
+    """The registry entry of ``name``; an unknown name is an ``IsplabError`` listing the known models."""
+    return MODELS.get(name)
 
 
-def create_model(name: str, **overrides) -> nn.Module:
-    """Build registered model ``name``; ``overrides`` go to its factory (e.g. ``channels=8``)."""
-    return model_entry(name).factory(**overrides)
+def _check_input(entry: ModelEntry, module: nn.Module, args: tuple) -> None:
+    entry.check_input(args[0])
+
+
+def create_model(name: str, pretrained: bool = False, **overrides) -> nn.Module:
+    """Build registered model ``name``; ``overrides`` go to its factory (e.g. ``channels=8``).
+
+    With ``pretrained`` the weights shipped in the package (``isplab/weights/<name>.pt``) are loaded; the
+    model is returned in train mode either way.
+    """
+    entry = model_entry(name)
+    model = entry.factory(**overrides)
+    model.register_forward_pre_hook(partial(_check_input, entry))
+    if pretrained:
+        from isplab.models.weights import load_pretrained_into
+
+        load_pretrained_into(model, name, overrides)
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:

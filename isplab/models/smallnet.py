@@ -22,11 +22,12 @@ class SmallNet(nn.Module):
     so Keras weights import without reshuffling. The output is a ReLU, not clipped to [0, 1].
     """
 
-    def __init__(self, channels: int = 16, in_channels: int = 4):
+    def __init__(self, channels: int = 16, in_channels: int = 4, mid_channels: int | None = None):
         super().__init__()
+        mid = channels if mid_channels is None else mid_channels  # a bottleneck second conv (RobustISP)
         self.conv1 = nn.Conv2d(in_channels, channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.conv3 = nn.Conv2d(channels, 12, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, mid, 3, padding=1)
+        self.conv3 = nn.Conv2d(mid, 12, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.tanh(self.conv1(x))
@@ -35,7 +36,7 @@ class SmallNet(nn.Module):
         return depth_to_space(x, 2)
 
 
-@register_model
+@register_model("smallnet", recipe="smallnet")
 def smallnet(channels: int = 16) -> SmallNet:
     """MAI 2021 winner (dh_isp): 3 convs, 16/16/12 channels, tanh/relu/relu, depth-to-space (4,652 params).
 
@@ -44,7 +45,7 @@ def smallnet(channels: int = 16) -> SmallNet:
     return SmallNet(channels)
 
 
-@register_model
+@register_model("mialgo_3conv", recipe="mialgo_3conv")
 def mialgo_3conv(channels: int = 12) -> SmallNet:
     """MiAlgo MAI 2022 track 1: the 3-conv net narrowed to 12 channels (3,060 params, report 0.014 MB).
 

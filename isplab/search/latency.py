@@ -24,7 +24,7 @@ import numpy as np
 
 from isplab.atomic import write_text_atomic
 from isplab.bench import DEFAULT_INPUT_SIZE
-from isplab.export.graph import Graph, read_graph
+from isplab.export.flatbuffer import Graph, read_graph
 from isplab.export.tflite_info import count_macs
 from isplab.models.zoo.enerzai import EnerzaiConfig, EnerzaiNet
 from isplab.search.space import config_key

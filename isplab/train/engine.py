@@ -35,8 +35,8 @@ from isplab.errors import IsplabError
 from isplab.evaluate import evaluate
 from isplab.models import create_model
 from isplab.models.ops import finest_output
+from isplab.models.weights import load_checkpoint, save_checkpoint
 from isplab.raw.bayer import DIHEDRAL, augment_pair
-from isplab.train.checkpoint import load_checkpoint, save_checkpoint
 from isplab.train.config import TrainConfig
 from isplab.train.data import build_datasets
 from isplab.train.ema import WeightEMA

@@ -10,7 +10,7 @@ from PIL import Image
 
 from isplab.cli import main
 from isplab.develop.compare import crop_box, dataset_target
-from isplab.train.checkpoint import model_checkpoint, save_checkpoint
+from isplab.models.weights import model_checkpoint, save_checkpoint
 
 
 def test_crop_box_is_even_and_inside():

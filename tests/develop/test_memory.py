@@ -13,7 +13,7 @@ import torch
 
 from isplab.develop.measure import measure_develop
 from isplab.models import create_model
-from isplab.train.checkpoint import model_checkpoint, save_checkpoint
+from isplab.models.weights import model_checkpoint, save_checkpoint
 
 FULL_PIXELS, FULL_BUDGET_MB = 4000 * 3000, 2048
 

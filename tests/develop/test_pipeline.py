@@ -7,11 +7,11 @@ import pytest
 from PIL import Image
 
 from isplab.cli import main
-from isplab.develop.pipeline import DevelopSettings, develop_file, develop_many, reader_options
-from isplab.develop.runners import ClassicRunner, TorchRunner
+from isplab.develop.pipeline import DevelopSettings, develop_file, develop_many, raw_inputs, reader_options
+from isplab.develop.torch_runners import ClassicRunner, TorchRunner
+from isplab.models.weights import model_checkpoint, save_checkpoint
 from isplab.raw.bayer import CFA
 from isplab.raw.readers import read_raw
-from isplab.train.checkpoint import model_checkpoint, save_checkpoint
 
 
 @pytest.fixture
@@ -102,3 +102,14 @@ def test_reader_options_follow_the_input_kind(tmp_path):
     assert reader_options(tmp_path / "a.raw", opts) == {"width": 8, "height": 4, "cfa": "BGGR", "white": 1023}
     assert reader_options(tmp_path / "a.png", opts) == {"cfa": "BGGR", "white": 1023}
     assert reader_options(tmp_path / "a.dng", opts) == {}
+
+
+def test_folder_inputs_develop_every_raw_file_with_one_runner(tmp_path, runner, mosaic, write_png16):
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i in range(3):
+        write_png16(folder / f"{i}.png", mosaic(seed=i))
+    (folder / "notes.txt").write_text("not a raw")
+    assert [p.name for p in raw_inputs([folder])] == ["0.png", "1.png", "2.png"]
+    summary = develop_many([folder], runner, tmp_path / "out", DevelopSettings(tile=40, overlap=16), progress=False)
+    assert summary.ok and sorted(p.name for p in summary.developed) == ["0.png", "1.png", "2.png"]

@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from isplab.classic import ClassicISP, grey_world_gains
-from isplab.develop.runners import ClassicRunner, TfliteRunner, TorchRunner, load_runner
+from isplab.develop.runners import TfliteRunner, load_runner
 from isplab.develop.tiling import run_tiled
+from isplab.develop.torch_runners import ClassicRunner, TorchRunner
 from isplab.errors import IsplabError
+from isplab.models.weights import model_checkpoint, save_checkpoint
 from isplab.raw.readers import RawImage
-from isplab.train.checkpoint import model_checkpoint, save_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def exported(tmp_path_factory):
         for p in model.parameters():
             p.mul_(3.0)
     path = tmp_path_factory.mktemp("tflite") / "smallnet.tflite"
-    export_tflite(model, path, input_size=(32, 32), real_raw_dir=None)
+    export_tflite(model, path, input_size=(32, 32))
     return model, path
 
 
@@ -49,7 +50,7 @@ def test_torch_runner_from_checkpoint(tmp_path, smallnet, packed):
 
 
 def test_missing_tflite_is_a_clear_error(tmp_path):
-    with pytest.raises(IsplabError, match="not found"):
+    with pytest.raises(IsplabError, match="no such .tflite file"):
         load_runner(tmp_path / "nope.tflite")
 
 

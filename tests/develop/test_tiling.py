@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from isplab.develop.runners import TorchRunner
-from isplab.develop.tiling import plan_axis, run_tiled
+from isplab.develop.tiling import plan_axis, run_tiled, tiled_bands
+from isplab.develop.torch_runners import TorchRunner
 
 
 @pytest.mark.parametrize("length,size,overlap", [(101, 40, 16), (70, 40, 16), (1000, 512, 32), (513, 512, 32),
@@ -77,3 +77,15 @@ def test_progress_reports_every_tile(smallnet, packed):
     calls = []
     run_tiled(packed, TorchRunner(smallnet), tile=40, overlap=16, progress=lambda d, t: calls.append((d, t)))
     assert calls[-1][0] == calls[-1][1] == len(calls) > 1
+
+
+@pytest.mark.parametrize("tile", [40, (36, 56)])
+def test_bands_are_final_rows_in_order_and_make_up_the_frame(smallnet, packed, tile):
+    runner = TorchRunner(smallnet)
+    bands = [(y0, b.copy()) for y0, b in tiled_bands(packed, runner, tile=tile, overlap=16)]  # views: copy
+    starts = [y0 for y0, _ in bands]
+    assert starts[0] == 0 and all(b.shape[0] == 3 and b.shape[2] == 202 for _, b in bands)
+    assert starts == sorted(starts) and len(bands) > 1
+    assert all(y0 + b.shape[1] == nxt for (y0, b), nxt in zip(bands, starts[1:] + [140], strict=True))
+    np.testing.assert_array_equal(np.concatenate([b for _, b in bands], axis=1),
+                                  run_tiled(packed, runner, tile=tile, overlap=16))

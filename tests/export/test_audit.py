@@ -11,7 +11,7 @@ from torch import nn
 from isplab.cli import main
 from isplab.export.audit import FAIL, FALLBACK, OK, audit_graph, audit_tflite, check_op
 from isplab.export.convert import ExportError, export_tflite
-from isplab.export.graph import Graph, Op, Tensor
+from isplab.export.flatbuffer import Graph, Op, Tensor
 from isplab.export.tflite_info import inspect_tflite
 from isplab.models import count_parameters, create_model
 from isplab.models.ops import _depth_to_space_nchw
@@ -43,7 +43,7 @@ class _TorchPixelShuffle(nn.Module):
 def rank6_export(tmp_path_factory):
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("r6") / "rank6.tflite"
-    return export_tflite(_Rank6Shuffle().eval(), path, input_size=SIZE, real_raw_dir=None)
+    return export_tflite(_Rank6Shuffle().eval(), path, input_size=SIZE)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def smallnet_file(tmp_path_factory):
     torch.manual_seed(0)
     model = create_model("smallnet").eval()
     path = tmp_path_factory.mktemp("sn") / "smallnet.tflite"
-    export_tflite(model, path, input_size=SIZE, real_raw_dir=None)
+    export_tflite(model, path, input_size=SIZE)
     return path, model
 
 
@@ -70,14 +70,14 @@ def test_audit_flags_rank6_transpose(rank6_export):
 def test_torch_pixel_shuffle_is_rank4_but_noted(tmp_path):
     # litert-torch 0.10 decomposes nn.PixelShuffle with rank-4 reshapes/transposes: it runs on the GPU
     # delegate, but as data movement the audit points at depth_to_space instead
-    r = export_tflite(_TorchPixelShuffle().eval(), tmp_path / "ps.tflite", input_size=SIZE, real_raw_dir=None)
+    r = export_tflite(_TorchPixelShuffle().eval(), tmp_path / "ps.tflite", input_size=SIZE)
     assert r.audit.max_rank <= 4 and "DEPTH_TO_SPACE" not in r.audit.histogram()
     assert any("TRANSPOSE/RESHAPE" in n for n in r.audit.notes)
 
 
 def test_strict_export_refuses_gpu_problems_and_leaves_no_file(tmp_path):
     with pytest.raises(ExportError, match="mobile GPU"):
-        export_tflite(_Rank6Shuffle().eval(), tmp_path / "x.tflite", input_size=SIZE, real_raw_dir=None,
+        export_tflite(_Rank6Shuffle().eval(), tmp_path / "x.tflite", input_size=SIZE,
                       strict=True)
     assert list(tmp_path.iterdir()) == []
 
@@ -179,7 +179,7 @@ def test_cli_export_errors(tmp_path, capsys):
 
 
 def test_cli_export_from_checkpoint(tmp_path):
-    from isplab.train.checkpoint import model_checkpoint, save_checkpoint
+    from isplab.models.weights import model_checkpoint, save_checkpoint
 
     torch.manual_seed(3)
     model = create_model("smallnet", channels=8)

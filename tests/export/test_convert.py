@@ -1,4 +1,4 @@
-"""TFLite export: the DEPTH_TO_SPACE lowering, parity proof, quantization and atomic writes.
+"""TFLite export end to end: fp32/fp16/int8 files, I/O conventions, model handling and atomic writes.
 
 Conversions are slow (seconds each), so exports are shared through module-scoped fixtures at a tiny
 32x48 packed input.
@@ -14,46 +14,12 @@ from torch import nn
 from isplab.errors import IsplabError
 from isplab.export import convert as convert_mod
 from isplab.export.convert import ExportError, export_tflite
-from isplab.export.graph import read_graph
-from isplab.export.parity import (
-    Budgets,
-    ParityError,
-    Sample,
-    check_parity,
-    fit_packed,
-    real_raw_samples,
-    run_tflite,
-    run_torch,
-    synthetic_samples,
-)
-from isplab.models import create_model
-from isplab.models.ops import DepthToSpace, _depth_to_space_nchw, depth_to_space
+from isplab.export.flatbuffer import read_graph
+from isplab.export.parity import ParityBudget, ParityError, run_torch
+from isplab.models.ops import depth_to_space
+from isplab.runtime.litert import run_tflite
 
 SIZE = (32, 48)
-
-
-def tamper_conv_weight(data: bytes, delta: float = 0.05) -> bytes:
-    """Add ``delta`` to one element of the first CONV_2D filter inside the flatbuffer bytes."""
-    from ai_edge_litert import schema_py_generated as schema
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    m = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
-    sg = m.subgraphs[0]
-    for op in sg.operators:
-        if flatbuffer_utils.get_builtin_code_from_operator_code(m.operatorCodes[op.opcodeIndex]) == \
-                schema.BuiltinOperator.CONV_2D:
-            buf = m.buffers[sg.tensors[op.inputs[1]].buffer]
-            weights = np.frombuffer(bytes(buf.data), dtype=np.float32).copy()
-            weights[0] += delta
-            buf.data = np.frombuffer(weights.tobytes(), dtype=np.uint8)
-            return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
-    raise AssertionError("no CONV_2D in the model")
-
-
-@pytest.fixture(scope="module")
-def smallnet() -> nn.Module:
-    torch.manual_seed(0)
-    return create_model("smallnet").eval()
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +31,13 @@ def calib() -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def fp32_export(smallnet, tmp_path_factory):
     path = tmp_path_factory.mktemp("fp32") / "smallnet.tflite"
-    return export_tflite(smallnet, path, input_size=SIZE, real_raw_dir=None)
+    return export_tflite(smallnet, path, input_size=SIZE)
 
 
 @pytest.fixture(scope="module")
 def fp16_export(smallnet, tmp_path_factory):
     path = tmp_path_factory.mktemp("fp16") / "smallnet_fp16.tflite"
-    return export_tflite(smallnet, path, input_size=SIZE, precision="fp16", real_raw_dir=None)
+    return export_tflite(smallnet, path, input_size=SIZE, precision="fp16")
 
 
 @pytest.fixture(scope="module")
@@ -81,28 +47,7 @@ def int8_export(smallnet, calib, tmp_path_factory):
              for _ in range(2)]
     path = tmp_path_factory.mktemp("int8") / "smallnet_int8.tflite"
     return export_tflite(smallnet, path, input_size=SIZE, precision="int8", calibration=calib,
-                         parity_inputs=pairs, real_raw_dir=None)
-
-
-# ---- depth_to_space formulation ---------------------------------------------------------------------
-
-
-def test_depth_to_space_is_tf_dcr_order_in_eager_and_export():
-    x = torch.arange(2 * 12 * 3 * 5, dtype=torch.float32).reshape(2, 12, 3, 5)
-    eager = depth_to_space(x, 2)
-    # DCR: input channel (by * 2 + bx) * C_out + c lands at (2y + by, 2x + bx), channel c
-    for by in range(2):
-        for bx in range(2):
-            assert torch.equal(eager[:, :, by::2, bx::2], x[:, (by * 2 + bx) * 3:(by * 2 + bx + 1) * 3])
-    exported = torch.export.export(DepthToSpace(2), (x,)).module()
-    assert torch.equal(exported(x), eager)
-    assert torch.equal(eager, _depth_to_space_nchw(x, 2))
-
-
-def test_depth_to_space_keeps_gradients_in_eager():
-    x = torch.rand(1, 12, 4, 4, requires_grad=True)
-    depth_to_space(x).sum().backward()
-    assert torch.equal(x.grad, torch.ones_like(x))
+                         parity_inputs=pairs)
 
 
 # ---- fp32 -------------------------------------------------------------------------------------------
@@ -128,35 +73,13 @@ def test_export_has_one_depth_to_space_and_no_tensor_above_rank_4(fp32_export):
     assert fp32_export.audit.clean
 
 
-def test_parity_on_real_raw_frames(fp32_export, smallnet, shared_dir):
-    samples = real_raw_samples(shared_dir / "data" / "real-raw", SIZE)
-    assert len(samples) >= 2
-    assert all(s.packed.shape == (4, *SIZE) and 0 <= s.packed.min() and s.packed.max() <= 1 for s in samples)
-    report = check_parity(fp32_export.path, smallnet, samples)
-    assert report.passed and report.max_abs <= 1e-4
-
-
-def test_real_raw_frame_is_padded_in_packed_space(shared_dir):
-    # 1920x1080 mosaic -> packed 540x960 -> 544x960: two reflected rows above and below
-    samples = real_raw_samples(shared_dir / "data" / "real-raw", (544, 960))
-    frame = [s for s in samples if s.name.endswith(".raw")]
-    assert frame and frame[0].valid == (2, 542, 0, 960)
-
-
-def test_corrupted_weight_is_caught_and_no_file_is_left(smallnet, tmp_path, monkeypatch):
+def test_corrupted_weight_is_caught_and_no_file_is_left(smallnet, tmp_path, monkeypatch, tamper_conv_weight):
     real = convert_mod.convert_float
     monkeypatch.setattr(convert_mod, "convert_float", lambda *a, **k: tamper_conv_weight(real(*a, **k)))
     out = tmp_path / "broken.tflite"
     with pytest.raises(ParityError, match="max-abs"):
-        export_tflite(smallnet, out, input_size=SIZE, real_raw_dir=None)
+        export_tflite(smallnet, out, input_size=SIZE)
     assert list(tmp_path.iterdir()) == []
-
-
-def test_check_parity_catches_a_tampered_file(fp32_export, smallnet, tmp_path):
-    bad = tmp_path / "bad.tflite"
-    bad.write_bytes(tamper_conv_weight(fp32_export.path.read_bytes(), delta=0.02))
-    report = check_parity(bad, smallnet, synthetic_samples(SIZE), raise_on_failure=False)
-    assert not report.passed and report.max_abs > 1e-4
 
 
 # ---- fp16 / int8 ------------------------------------------------------------------------------------
@@ -165,7 +88,7 @@ def test_check_parity_catches_a_tampered_file(fp32_export, smallnet, tmp_path):
 def test_fp16_export_stores_half_weights_within_budget(fp16_export, fp32_export):
     r = fp16_export
     assert r.parity.passed and r.parity.target_loss is None
-    assert r.parity.psnr_vs_torch >= Budgets().min_psnr_vs_torch("fp16")
+    assert r.parity.psnr_vs_torch >= ParityBudget().min_psnr_vs_torch("fp16")
     g = read_graph(r.path)
     assert any(t.dtype == "FLOAT16" and t.is_constant for t in g.tensors)
     assert r.size_bytes < fp32_export.size_bytes
@@ -187,7 +110,7 @@ def test_int8_export_is_full_integer_with_float_io(int8_export):
 
 def test_int8_io_export(smallnet, calib, tmp_path):
     r = export_tflite(smallnet, tmp_path / "io8.tflite", input_size=SIZE, precision="int8", calibration=calib,
-                      int8_io=True, real_raw_dir=None)
+                      int8_io=True)
     g = read_graph(r.path)
     assert [g.tensors[i].dtype for i in (*g.inputs, *g.outputs)] == ["INT8", "INT8"]
     assert "QUANTIZE" not in [op.name for op in g.ops]
@@ -196,14 +119,14 @@ def test_int8_io_export(smallnet, calib, tmp_path):
 
 def test_int8_without_calibration_is_refused(smallnet, tmp_path):
     with pytest.raises(IsplabError, match="calibration"):
-        export_tflite(smallnet, tmp_path / "x.tflite", input_size=SIZE, precision="int8", real_raw_dir=None)
+        export_tflite(smallnet, tmp_path / "x.tflite", input_size=SIZE, precision="int8")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_tight_budget_fails_quantized_export(smallnet, tmp_path):
     with pytest.raises(ParityError, match="PSNR"):
-        export_tflite(smallnet, tmp_path / "x.tflite", input_size=SIZE, precision="fp16", real_raw_dir=None,
-                      budgets=Budgets(reference_psnr=200.0))
+        export_tflite(smallnet, tmp_path / "x.tflite", input_size=SIZE, precision="fp16",
+                      budget=ParityBudget(reference_psnr=200.0))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -241,20 +164,20 @@ class _Branches(nn.Module):
 
 
 def test_multi_level_model_exports_its_finest_output(tmp_path):
-    r = export_tflite(_TwoLevel(), tmp_path / "two.tflite", input_size=SIZE, real_raw_dir=None)
+    r = export_tflite(_TwoLevel(), tmp_path / "two.tflite", input_size=SIZE)
     assert r.output_shape == (1, 64, 96, 3) and r.parity.passed
 
 
 def test_export_reparameterizes_a_copy(tmp_path):
     model = _Branches().train()
-    r = export_tflite(model, tmp_path / "rep.tflite", input_size=SIZE, real_raw_dir=None)
+    r = export_tflite(model, tmp_path / "rep.tflite", input_size=SIZE)
     assert model.fused is None and model.training  # the caller's model is untouched
     assert [op.name for op in read_graph(r.path).ops] == ["CONV_2D", "DEPTH_TO_SPACE"]
     assert r.parity.passed
 
 
 def test_dynamic_export_runs_at_other_sizes(smallnet, tmp_path):
-    r = export_tflite(smallnet, tmp_path / "dyn.tflite", input_size=SIZE, dynamic=True, real_raw_dir=None)
+    r = export_tflite(smallnet, tmp_path / "dyn.tflite", input_size=SIZE, dynamic=True)
     assert r.input_shape == (1, -1, -1, 4) and r.output_shape == (1, -1, -1, 3)
     assert any(s.name.startswith("synthetic-16x") for s in r.parity.samples)
     x = np.random.default_rng(0).random((4, 20, 36), dtype=np.float32)
@@ -270,15 +193,8 @@ def test_unconvertible_model_is_a_clear_error(tmp_path):
             return depth_to_space(x.repeat(1, 3, 1, 1), 2) * 2
 
     with pytest.raises(ExportError, match="litert-torch could not convert"):
-        export_tflite(DataDependent(), tmp_path / "x.tflite", input_size=SIZE, real_raw_dir=None)
+        export_tflite(DataDependent(), tmp_path / "x.tflite", input_size=SIZE)
     assert list(tmp_path.iterdir()) == []
-
-
-def test_fit_packed_crops_and_pads_symmetrically():
-    x = np.arange(4 * 6 * 10, dtype=np.float32).reshape(4, 6, 10)
-    out, box = fit_packed(x, (10, 4))
-    assert out.shape == (4, 10, 4) and box == (2, 8, 0, 4)
-    assert np.array_equal(out[:, 2:8], x[:, :, 3:7])
 
 
 def test_parity_report_renders(fp32_export):
@@ -286,26 +202,4 @@ def test_parity_report_renders(fp32_export):
     assert "parity (fp32): PASS" in text and "mobile-GPU audit" in text and "rgb [1, 64, 96, 3]" in text
 
 
-def test_sample_targets_give_target_based_loss(fp32_export, smallnet):
-    x = synthetic_samples(SIZE, n=1)[0].packed
-    target = np.clip(run_torch(smallnet, x)[0].transpose(2, 0, 1) * 0.9, 0, 1)
-    report = check_parity(fp32_export.path, smallnet, [Sample("t", x, target)])
-    assert report.target_loss is not None and abs(report.target_loss) < 1e-3
 
-
-def test_calibration_ranges_are_widened():
-    from isplab.export.quantize import MIN_RANGE, widen_ranges
-
-    out = widen_ranges({"dead": {"min": np.zeros(1, np.float32), "max": np.zeros(1, np.float32)},
-                        "live": {"min": np.zeros(1, np.float32), "max": np.ones(1, np.float32)}})
-    assert out["dead"]["max"][0] == np.float32(MIN_RANGE) and out["live"]["max"][0] == 1
-
-
-def test_constant_reference_output_is_flagged_vacuous(fp32_export):
-    class Constant(nn.Module):
-        def forward(self, x):
-            return torch.full((x.shape[0], 3, 2 * x.shape[2], 2 * x.shape[3]), 0.5)
-
-    report = check_parity(fp32_export.path, Constant(), synthetic_samples(SIZE), raise_on_failure=False)
-    assert report.vacuous and "cannot see the weights" in report.render()
-    assert not fp32_export.parity.vacuous

@@ -9,6 +9,7 @@ import torch
 from isplab.errors import IsplabError
 from isplab.export.tflite_weights import import_tflite_weights, load_tflite_model, tflite_mappers
 from isplab.raw.bayer import MAI_WHITE_LEVEL, pack
+from isplab.runtime.litert import LiteRTModel
 
 MICROISP = ("peers", "microisp-official", "MicroISP.tflite")
 JMU = ("peers", "jmu-cvlab-mai22", "model.tflite")
@@ -24,16 +25,7 @@ def _raw_crop(path, size: int = 256) -> np.ndarray:
 
 def _run_tflite(path, x: np.ndarray) -> np.ndarray:
     """Run ``path`` resized to NCHW input ``x``; returns NCHW."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interp = Interpreter(model_path=str(path), num_threads=1)
-    (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
-    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    interp.resize_tensor_input(inp["index"], list(nhwc.shape))
-    interp.allocate_tensors()
-    interp.set_tensor(inp["index"], nhwc)
-    interp.invoke()
-    return interp.get_tensor(out["index"]).transpose(0, 3, 1, 2)
+    return LiteRTModel(path, num_threads=1)(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
 def test_mappers_registered():

@@ -67,8 +67,7 @@ def exports(tmp_path_factory):
 
     def get(name: str):
         if name not in cache:
-            cache[name] = export_tflite(build(name), folder / f"{name}.tflite", input_size=sizes(name)[0],
-                                        real_raw_dir=None)
+            cache[name] = export_tflite(build(name), folder / f"{name}.tflite", input_size=sizes(name)[0])
         return cache[name]
 
     return get

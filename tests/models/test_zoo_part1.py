@@ -112,5 +112,5 @@ def test_enerzai_rejects_bad_config_and_input() -> None:
         EnerzaiConfig(levels=(LevelConfig(0),))
     with pytest.raises(ValueError):
         EnerzaiConfig(levels=(LevelConfig(8),), skip="sum")
-    with pytest.raises(ValueError, match="divisible by 4"):
-        EnerzaiNet(ENERZAI_T1)(torch.rand(1, 4, 16, 18))
+    with pytest.raises(ValueError, match="divisible by 4"):  # the registry entry's constraint
+        create_model("enerzai_t1")(torch.rand(1, 4, 16, 18))

@@ -11,7 +11,7 @@ import torch.multiprocessing as mp
 
 from isplab.config import from_dict, to_dict
 from isplab.data import synthesize_dataset
-from isplab.train.checkpoint import load_checkpoint
+from isplab.models.weights import load_checkpoint
 from isplab.train.config import DataConfig, StageConfig, TrainConfig
 from isplab.train.engine import _RankSlice, _StepBatches, train
 

@@ -5,7 +5,7 @@ import torch
 
 from isplab.cli import main
 from isplab.data import synthesize_dataset
-from isplab.train.checkpoint import load_checkpoint, load_model_from_checkpoint
+from isplab.models.weights import load_checkpoint, load_model_from_checkpoint
 from isplab.train.config import DataConfig, StageConfig, TrainConfig
 from isplab.train.engine import lr_factor, train
 

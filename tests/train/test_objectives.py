@@ -13,7 +13,7 @@ from isplab.config import from_dict, to_dict
 from isplab.data import synthesize_dataset
 from isplab.errors import IsplabError
 from isplab.models import create_model
-from isplab.train.checkpoint import load_checkpoint
+from isplab.models.weights import load_checkpoint
 from isplab.train.config import DataConfig, StageConfig, TrainConfig
 from isplab.train.engine import train
 from isplab.train.objectives import create_objective, list_objectives

@@ -15,7 +15,8 @@ import pytest
 from isplab.cli import main
 from isplab.config import dump_yaml, to_dict
 from isplab.data import synthesize_dataset
-from isplab.train.checkpoint import load_checkpoint
+from isplab.errors import IsplabError
+from isplab.models.weights import load_checkpoint
 from isplab.train.recipes import list_recipes, load_train_config
 
 TEACHERS = {"mialgo_t1": "mialgo_t2", "casia": "casia_teacher"}
@@ -42,6 +43,30 @@ def test_every_team_has_a_recipe():
     teams = {"mialgo_t1", "mialgo_t2", "multimedia", "enerzai", "hitzst01", "mincho", "casia_teacher", "casia",
              "jmu", "dann", "rainbow", "skd_vsp", "channel_team", "pynetv2_mobile"}
     assert teams <= set(list_recipes())
+
+
+def test_model_recipes_come_from_the_registry() -> None:
+    fgarepnet = load_train_config(None, "fgarepnet")
+    assert fgarepnet == load_train_config("multimedia")  # the team recipe, not TrainConfig() defaults
+    t2 = load_train_config(None, "enerzai_t2")  # a sibling of the recipe's model: same recipe, this model
+    assert t2.model == "enerzai_t2" and t2.stages == load_train_config("enerzai").stages
+    assert load_train_config(None).model == "microisp" and load_train_config(None) == load_train_config("microisp")
+
+
+def test_model_without_its_recipe_names_the_recipes(monkeypatch) -> None:
+    from dataclasses import replace
+
+    from isplab.models import model_entry
+    from isplab.train import recipes
+
+    monkeypatch.setattr(recipes, "model_entry", lambda name: replace(model_entry("smallnet"), recipe="gone"))
+    with pytest.raises(IsplabError, match="model 'smallnet' names recipe 'gone'.*Recipes: .*multimedia"):
+        load_train_config(None, "smallnet")
+
+
+def test_models_cli_shows_each_recipe(capsys) -> None:
+    assert main(["models", "fgarepnet"]) == 0
+    assert "multimedia" in capsys.readouterr().out
 
 
 def _override(name: str, tmp_path, target_camera, runs) -> dict:

@@ -21,7 +21,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from isplab.models.blocks import CBAM, ECA, ChannelAttention
-from isplab.models.ops import check_multiple
 from isplab.models.registry import register_model
 
 _SLOPE = 0.2  # tf.nn.leaky_relu default, as PUNET
@@ -115,8 +114,6 @@ class AAUNet(nn.Module):
     Input ``(N, 4, h, w)`` with ``h, w`` divisible by 16.
     """
 
-    multiple = 16
-
     def __init__(self, attention: Callable[[int], nn.Module], base: int = 48):
         super().__init__()
         widths = [base * 2**i for i in range(5)]
@@ -138,7 +135,6 @@ class AAUNet(nn.Module):
         self, x: torch.Tensor, return_features: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """RGB ``(N, 3, 2h, 2w)``; with ``return_features`` also the level-1..4 attention outputs."""
-        check_multiple(x, self.multiple, "casia AA-UNet")
         skips = []
         y = x
         for level, encoder in enumerate(self.encoders):
@@ -156,7 +152,7 @@ class AAUNet(nn.Module):
         return (rgb, features[::-1]) if return_features else rgb
 
 
-@register_model
+@register_model("casia_teacher", recipe="casia_teacher", input_multiple=16)
 def casia_teacher(base: int = 48) -> nn.Module:
     """CASIA 1st teacher: AA-UNet (PUNET + self-attention per decoder level), exposes level features.
 
@@ -171,7 +167,7 @@ def casia_teacher(base: int = 48) -> nn.Module:
     return AAUNet(SelfAttention, base)
 
 
-@register_model
+@register_model("casia_student", recipe="casia", input_multiple=16)
 def casia_student(base: int = 48) -> nn.Module:
     """CASIA 1st student: the AA-UNet with attention-inception (CBAM+ECA+SE) replacing self-attention.
 
@@ -183,6 +179,3 @@ def casia_student(base: int = 48) -> nn.Module:
     """
     return AAUNet(AttentionInception, base)
 
-
-# packed sides: multiples of 16 (four 2x max-pools)
-casia_teacher.input_multiple = casia_student.input_multiple = 16

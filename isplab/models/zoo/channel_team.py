@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from isplab.models.blocks import HaarDWT, HaarIDWT, ResidualBlock, ResidualGroup
-from isplab.models.ops import check_multiple, depth_to_space, gauss_kernel, sobel_kernels
+from isplab.models.ops import depth_to_space, gauss_kernel, sobel_kernels
 from isplab.models.registry import register_model
 
 
@@ -113,7 +113,6 @@ class GaussDWT(nn.Module):
         merge_blocks: int = 16,
     ):
         super().__init__()
-        self.multiple = 2 ** (len(dwt_widths) - 1)
         self.basic = nn.Sequential(
             nn.Conv2d(4, channels, 3, padding=1),
             nn.ReLU(),
@@ -140,12 +139,11 @@ class GaussDWT(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_multiple(x, self.multiple, "gaussdwt")
         paths = [self.basic(x), self.gauss(x), self.sobel(x), self.dwt(x)]
         return depth_to_space(self.tail(self.merge(torch.cat(paths, dim=1))), 2)
 
 
-@register_model
+@register_model("gaussdwt", recipe="channel_team", input_multiple=8)
 def gaussdwt(
     channels: int = 64,
     dwt_widths: tuple[int, ...] = (64, 128, 256, 512),
@@ -165,5 +163,3 @@ def gaussdwt(
     """
     return GaussDWT(channels, tuple(dwt_widths), dwt_blocks, merge_channels, merge_blocks)
 
-
-gaussdwt.input_multiple = 8  # three Haar DWT levels

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from isplab.models.blocks import GradientReversal
-from isplab.models.ops import check_multiple
 from isplab.models.registry import register_model
 
 DOMAINS = ("source", "target")
@@ -113,8 +112,6 @@ class DannISP(nn.Module):
     Input ``(N, 4, h, w)`` with ``h, w`` divisible by 8.
     """
 
-    multiple = 8
-
     def __init__(
         self,
         widths: tuple[int, int, int, int] = (64, 128, 256, 512),
@@ -128,7 +125,6 @@ class DannISP(nn.Module):
         self.classifier = DomainClassifier(feature_dim, hidden, lambda_)
 
     def _encode(self, x: torch.Tensor, domain: str | int) -> torch.Tensor:
-        check_multiple(x, self.multiple, "dann_isp")
         if isinstance(domain, int):
             domain = DOMAINS[domain]
         if domain not in self.encoders:
@@ -148,7 +144,7 @@ class DannISP(nn.Module):
         return rgb, self.classifier(features)
 
 
-@register_model
+@register_model("dann_isp", recipe="dann", input_multiple=8)
 def dann_isp(
     widths: tuple[int, int, int, int] = (64, 128, 256, 512), feature_dim: int = 256, lambda_: float = 1.0
 ) -> nn.Module:
@@ -164,5 +160,3 @@ def dann_isp(
     """
     return DannISP(tuple(widths), feature_dim, lambda_=lambda_)
 
-
-dann_isp.input_multiple = 8  # three 2x downsamplings

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from isplab.models.blocks import ChannelAttention
-from isplab.models.ops import check_multiple, depth_to_space
+from isplab.models.ops import depth_to_space
 from isplab.models.registry import register_model
 
 
@@ -78,7 +78,6 @@ class EnerzaiNet(nn.Module):
         super().__init__()
         self.config = config
         lv = config.levels
-        self.multiple = 2 ** (len(lv) - 1)
         self.encoders = nn.ModuleList(
             _stage(4 if i == 0 else lv[i - 1].width, L.width, L.encoder_depth, L.attention, config.reduction)
             for i, L in enumerate(lv)
@@ -92,7 +91,6 @@ class EnerzaiNet(nn.Module):
         self.head = nn.Conv2d(lv[0].width, 12, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_multiple(x, self.multiple, "EnerzaiNet")
         skips = []
         for i, encoder in enumerate(self.encoders):
             x = encoder(x if i == 0 else F.max_pool2d(x, 2))
@@ -112,7 +110,7 @@ ENERZAI_T1 = EnerzaiConfig(
 ENERZAI_T2 = EnerzaiConfig(levels=tuple(LevelConfig(w, 2, 2, True) for w in (24, 48, 96, 192)))
 
 
-@register_model
+@register_model("enerzai_t1", recipe="enerzai", input_multiple=4)
 def enerzai_t1() -> EnerzaiNet:
     """ENERZAi track 1: latency-searched 3-level hourglass with channel attention (0.077 MB).
 
@@ -121,7 +119,7 @@ def enerzai_t1() -> EnerzaiNet:
     return EnerzaiNet(ENERZAI_T1)
 
 
-@register_model
+@register_model("enerzai_t2", recipe="enerzai", input_multiple=8)
 def enerzai_t2() -> EnerzaiNet:
     """ENERZAi track 2: 4-level UNet, two convs per stage, channel attention everywhere (4.5 MB).
 
@@ -130,7 +128,7 @@ def enerzai_t2() -> EnerzaiNet:
     return EnerzaiNet(ENERZAI_T2)
 
 
-@register_model
+@register_model("enerzai", recipe="enerzai", input_multiple=8)
 def enerzai(levels: list[dict] | None = None, reduction: int = 8, skip: str = "concat") -> EnerzaiNet:
     """ENERZAi search space: any point (``levels`` as LevelConfig field dicts), e.g. from ``isplab search``.
 
@@ -140,7 +138,3 @@ def enerzai(levels: list[dict] | None = None, reduction: int = 8, skip: str = "c
         return EnerzaiNet(EnerzaiConfig(reduction=reduction, skip=skip))
     return EnerzaiNet(EnerzaiConfig(tuple(LevelConfig(**lv) for lv in levels), reduction, skip))
 
-
-# 2 ** (levels - 1): 4 for track 1 (3 levels), 8 for track 2 and the default search point (<= 4 levels)
-enerzai_t1.input_multiple = 4
-enerzai_t2.input_multiple = enerzai.input_multiple = 8

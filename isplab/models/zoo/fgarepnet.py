@@ -67,7 +67,7 @@ class FGARepNet(nn.Module):
         return depth_to_space(self.tail(y), 2)
 
 
-@register_model
+@register_model("fgarepnet", recipe="multimedia")
 def fgarepnet(channels: int = 12, n_blocks: int = 2) -> FGARepNet:
     """Multimedia FGARepNet: eRepConv + fine-granularity attention + CA (7,863 fused params, 0.029 MB).
 

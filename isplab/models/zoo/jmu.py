@@ -98,7 +98,7 @@ def keras_state_dict(weights: dict[str, np.ndarray], input_scale: float) -> dict
     }
 
 
-@register_model
+@register_model("jmu_cvlab", recipe="jmu")
 def jmu_cvlab() -> JMUNet:
     """JMU-CVLab: Smallnet + gamma/tone mapping + CBAM refinement, as submitted (6,805 params, 0.041 MB).
 

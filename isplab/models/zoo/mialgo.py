@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from isplab.models.blocks import ResidualGroup
-from isplab.models.ops import check_multiple, depth_to_space
+from isplab.models.ops import depth_to_space
 from isplab.models.registry import register_model
 
 
@@ -24,7 +24,6 @@ class MiAlgoUNet(nn.Module):
 
     def __init__(self, channels: tuple[int, ...] = (32, 64, 128, 256), n_blocks: int = 14):
         super().__init__()
-        self.multiple = 2 ** (len(channels) - 1)
         self.head = nn.Conv2d(4, channels[0], 3, padding=1)
         self.encoders = nn.ModuleList([ResidualGroup(c, n_blocks, attention=False) for c in channels])
         self.downs = nn.ModuleList(
@@ -44,7 +43,6 @@ class MiAlgoUNet(nn.Module):
         self.tail = nn.Conv2d(channels[0], 3 * 4, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_multiple(x, self.multiple, "mialgo_unet")
         y = self.head(x)
         skips = []
         for level, encoder in enumerate(self.encoders):
@@ -58,7 +56,7 @@ class MiAlgoUNet(nn.Module):
         return depth_to_space(self.tail(y), 2)
 
 
-@register_model
+@register_model("mialgo_unet", recipe="mialgo_t2", input_multiple=8)
 def mialgo_unet(channels: tuple[int, ...] = (32, 64, 128, 256), n_blocks: int = 14) -> nn.Module:
     """MiAlgo track 2: 4-level UNet (32/64/128/256) with RCAN residual groups, avg-pool down, deconv up.
 
@@ -70,5 +68,3 @@ def mialgo_unet(channels: tuple[int, ...] = (32, 64, 128, 256), n_blocks: int = 
     """
     return MiAlgoUNet(tuple(channels), n_blocks)
 
-
-mialgo_unet.input_multiple = 8  # three average-pool downsamplings

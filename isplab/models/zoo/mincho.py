@@ -45,7 +45,7 @@ class MobileSmallnet(nn.Module):
         return self.isp(self.features(stem) + stem)
 
 
-@register_model
+@register_model("mincho_mobile_smallnet", recipe="mincho")
 def mincho_mobile_smallnet(channels: int = 32, n_separable: int = 4) -> MobileSmallnet:
     """MINCHO Mobile-Smallnet: conv + 4 depthwise-separable blocks + skip, then Smallnet (0.067 MB).
 

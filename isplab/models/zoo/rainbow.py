@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from isplab.models.ops import check_multiple, depth_to_space
+from isplab.models.ops import depth_to_space
 from isplab.models.registry import register_model
 
 
@@ -55,7 +55,6 @@ class AWBUnet(nn.Module):
 
     def __init__(self, widths: tuple[int, ...] = (12, 24, 48, 96), hidden: int = 64):
         super().__init__()
-        self.multiple = 2 ** (len(widths) - 1)
         self.encoders = nn.ModuleList(
             [_DoubleConv(c_in, c_out) for c_in, c_out in zip((4, *widths[:-1]), widths, strict=True)]
         )
@@ -72,7 +71,6 @@ class AWBUnet(nn.Module):
         self, x: torch.Tensor, return_gains: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """RGB ``(N, 3, 2h, 2w)``; with ``return_gains`` also the ``(N, 5)`` gains."""
-        check_multiple(x, self.multiple, "awbunet")
         skips = []
         for level, encoder in enumerate(self.encoders):
             x = encoder(self.pool(x) if level else x)
@@ -85,7 +83,7 @@ class AWBUnet(nn.Module):
         return (rgb, gains.flatten(1)) if return_gains else rgb
 
 
-@register_model
+@register_model("awbunet", recipe="rainbow", input_multiple=8)
 def awbunet(widths: tuple[int, ...] = (12, 24, 48, 96), hidden: int = 64) -> nn.Module:
     """Rainbow AWBUnet: UNet plus a GAP + 3-FC RGB gain module for white balance and brightness.
 
@@ -97,5 +95,3 @@ def awbunet(widths: tuple[int, ...] = (12, 24, 48, 96), hidden: int = 64) -> nn.
     """
     return AWBUnet(tuple(widths), hidden)
 
-
-awbunet.input_multiple = 8  # three max-pool downsamplings

@@ -54,7 +54,7 @@ class RFDCSA(nn.Module):
         return self.up_out(depth_to_space(self.up_conv(self.up_in(y)), 2))
 
 
-@register_model
+@register_model("rfdcsa", recipe="hitzst01")
 def rfdcsa(channels: int = 12) -> RFDCSA:
     """HITZST01 RFD-CSA track 1: ECB + 2 RFDB-CSA + ECB upsampler (15,372 fused params, 0.060 MB).
 
@@ -63,7 +63,7 @@ def rfdcsa(channels: int = 12) -> RFDCSA:
     return RFDCSA(channels, n_blocks=2)
 
 
-@register_model
+@register_model("rfdcsa_large", recipe="hitzst01")
 def rfdcsa_large(channels: int = 48) -> RFDCSA:
     """HITZST01 RFD-CSA track 2: ECB + 3 RFDB-CSA + ECB upsampler, 48 channels (1.2 MB).
 

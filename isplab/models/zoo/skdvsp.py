@@ -57,7 +57,7 @@ class IFSNet(nn.Module):
         return self.idwt(torch.cat([self.low(bands[:, :3]), self.high(bands[:, 3:])], dim=1))
 
 
-@register_model
+@register_model("ifsnet", recipe="skd_vsp")
 def ifsnet(
     low_channels: int = 256, low_blocks: int = 16, high_channels: int = 64, high_blocks: int = 8
 ) -> nn.Module:

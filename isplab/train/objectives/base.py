@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -9,8 +10,7 @@ from torch import nn
 
 from isplab.errors import IsplabError
 from isplab.models.ops import finest_output  # noqa: F401  (re-exported for objectives)
-
-_OBJECTIVES: dict[str, type[Objective]] = {}
+from isplab.registry import Entry, Registry
 
 
 class Objective(nn.Module):
@@ -27,26 +27,20 @@ class Objective(nn.Module):
         raise NotImplementedError
 
 
-def register_objective(name: str):
-    def wrap(cls: type[Objective]) -> type[Objective]:
-        if name in _OBJECTIVES:
-            raise ValueError(f"objective {name!r} registered twice")
-        _OBJECTIVES[name] = cls
-        return cls
+OBJECTIVES: Registry[Entry] = Registry("objective")
 
-    return wrap
+
+def register_objective(name: str) -> Callable[[type[Objective]], type[Objective]]:
+    """Register an :class:`Objective` subclass under ``name``."""
+    return OBJECTIVES.register(name)
 
 
 def list_objectives() -> list[str]:
-    return sorted(_OBJECTIVES)
+    return OBJECTIVES.names()
 
 
 def create_objective(name: str, cfg: Any, model: nn.Module, stage: Any, **kwargs: Any) -> Objective:
-    try:
-        cls = _OBJECTIVES[name]
-    except KeyError:
-        raise IsplabError(f"unknown objective {name!r}; known: {', '.join(list_objectives())}") from None
-    return cls(cfg=cfg, model=model, stage=stage, **kwargs)
+    return OBJECTIVES.get(name).factory(cfg=cfg, model=model, stage=stage, **kwargs)
 
 
 def single_process(model: nn.Module, objective: str) -> nn.Module:

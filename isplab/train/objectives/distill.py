@@ -41,7 +41,7 @@ def load_teacher(teacher: str | None, teacher_model: str | None, teacher_kwargs:
         raise IsplabError("objective distill needs exactly one of teacher: CHECKPOINT.pt (a trained teacher, "
                           "e.g. runs/casia_teacher/checkpoints/best.pt) or teacher_model: NAME")
     if teacher is not None:
-        from isplab.train.checkpoint import load_model_from_checkpoint
+        from isplab.models.weights import load_model_from_checkpoint
 
         model, _ = load_model_from_checkpoint(teacher)
     else:

@@ -1,4 +1,4 @@
-"""Compact exports: short internal tensor names, PReLU as one TFLite PRELU, MicroISP file size."""
+"""The converted module (isplab.export.wrapper): NHWC named I/O, nn.PReLU as one TFLite PRELU."""
 
 from __future__ import annotations
 
@@ -9,20 +9,15 @@ import pytest
 import torch
 from torch import nn
 
-from isplab.export.compact import shorten_tensor_names
 from isplab.export.convert import export_tflite
-from isplab.export.graph import read_graph
-from isplab.export.parity import run_tflite
-from isplab.export.tflite_weights import load_tflite_model
-from isplab.export.wrapper import INPUT_NAME, OUTPUT_NAME, ExportPReLU, ExportWrapper, with_export_modules
+from isplab.export.wrapper import ExportPReLU, ExportWrapper, with_export_modules
 from isplab.models import create_model
 from isplab.models.ops import DepthToSpace
 
 SIZE = (96, 128)  # MicroISP's attention branch needs >= 79x79 packed
-MICROISP = ("peers", "microisp-official", "MicroISP.tflite")
 
 
-def _random_slopes(model: nn.Module) -> nn.Module:
+def random_slopes(model: nn.Module) -> nn.Module:
     """Non-zero, mixed-sign PReLU slopes (fresh MicroISP slopes are 0, which would hide slope errors)."""
     gen = torch.Generator().manual_seed(0)
     for m in model.modules():
@@ -34,59 +29,31 @@ def _random_slopes(model: nn.Module) -> nn.Module:
 @pytest.fixture(scope="module")
 def microisp() -> nn.Module:
     torch.manual_seed(0)
-    return _random_slopes(create_model("microisp")).eval()
+    return random_slopes(create_model("microisp")).eval()
 
 
 @pytest.fixture(scope="module")
-def microisp_export(microisp, tmp_path_factory):
+def plain_export(microisp, tmp_path_factory):
+    """MicroISP as written (the optimiser off), so the graph shows the wrapper's own lowering."""
     path = tmp_path_factory.mktemp("microisp") / "microisp.tflite"
-    return export_tflite(microisp, path, input_size=SIZE, real_raw_dir=None)
+    return export_tflite(microisp, path, input_size=SIZE, optimize=False)
 
 
-def test_prelu_exports_as_tflite_prelu_with_parity(microisp_export, microisp):
-    g = microisp_export.audit.graph
+def test_prelu_exports_as_tflite_prelu_with_parity(plain_export, microisp):
+    g = plain_export.audit.graph
     ops = Counter(op.name for op in g.ops)
     n_prelu = sum(isinstance(m, nn.PReLU) for m in microisp.modules())
     assert ops["PRELU"] == n_prelu
     assert ops["RELU"] == 0  # no RELU + SUB + 2 MUL decompositions left
     # depth-to-space runs NHWC, so the colour branches concatenate without a full-resolution TRANSPOSE
     assert ops["DEPTH_TO_SPACE"] == 3 and ops["TRANSPOSE"] == 0 and ops["RESHAPE"] == 0, ops
-    assert microisp_export.parity.passed and microisp_export.parity.max_abs <= 1e-4
-    assert microisp_export.audit.clean, microisp_export.audit.render()
+    assert plain_export.parity.passed and plain_export.parity.max_abs <= 1e-4
+    assert plain_export.audit.clean, plain_export.audit.render()
+    assert plain_export.rewrites == []
     for op in g.ops:
         if op.name == "PRELU":  # per-channel constant alpha (1, 1, C), as the GPU delegate wants
             alpha, x = g.tensors[op.inputs[1]], g.tensors[op.inputs[0]]
             assert alpha.is_constant and alpha.shape == (1, 1, x.shape[-1])
-
-
-def test_tensor_names_are_short_and_io_names_kept(microisp_export):
-    g = microisp_export.audit.graph
-    io = set(g.inputs) | set(g.outputs)
-    assert set(g.input_names) == {INPUT_NAME} and set(g.output_names) == {OUTPUT_NAME}
-    internal = [t.name for t in g.tensors if t.index not in io]
-    assert internal and all(name == f"t{i}" for i, name in
-                            ((t.index, t.name) for t in g.tensors if t.index not in io))
-    assert all("isplab" not in t.name and "/" not in t.name for t in g.tensors)
-
-
-def test_shorten_tensor_names_keeps_outputs_bit_identical(microisp_export, tmp_path):
-    original = microisp_export.path.read_bytes()
-    long_names = read_graph(microisp_export.path)
-    # Re-name with long names first, so the test does not depend on what the exporter already did.
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    m = flatbuffer_utils.read_model_from_bytearray(bytearray(original))
-    for t in m.subgraphs[0].tensors:
-        t.name = b"isplab.export.wrapper.ExportWrapper/some/long/module/path/" + t.name
-    long_path, short_path = tmp_path / "long.tflite", tmp_path / "short.tflite"
-    long_path.write_bytes(bytes(flatbuffer_utils.convert_object_to_bytearray(m)))
-    short_path.write_bytes(shorten_tensor_names(long_path.read_bytes()))
-    assert short_path.stat().st_size < long_path.stat().st_size
-    g = read_graph(short_path)
-    assert [g.tensors[i].name for i in g.inputs] == [read_graph(long_path).tensors[i].name for i in g.inputs]
-    assert g.input_names == long_names.input_names and g.output_names == long_names.output_names
-    x = np.random.default_rng(0).random((1, *SIZE, 4), dtype=np.float32)
-    np.testing.assert_array_equal(run_tflite(short_path, [x])[0], run_tflite(long_path, [x])[0])
 
 
 def test_export_prelu_is_eager_identical_and_leaves_the_model_alone(microisp):
@@ -117,18 +84,10 @@ class _GatedPReLU(nn.Module):
 
 
 def test_shared_slope_prelu_exports_as_per_channel_prelu_without_transposes(tmp_path):
-    report = export_tflite(_GatedPReLU().eval(), tmp_path / "p.tflite", input_size=(16, 24), real_raw_dir=None)
+    report = export_tflite(_GatedPReLU().eval(), tmp_path / "p.tflite", input_size=(16, 24))
     ops = Counter(op.name for op in report.audit.graph.ops)
     assert ops["PRELU"] == 1 and ops["TRANSPOSE"] == 0, ops  # the PReLU stays in the NHWC layout
     assert report.parity.passed and report.parity.max_abs <= 1e-4
-
-
-def test_microisp_official_weights_file_is_near_official_size(shared_file, tmp_path):
-    official = shared_file(*MICROISP)
-    model = load_tflite_model("microisp", official)
-    report = export_tflite(model, tmp_path / "microisp.tflite", input_size=SIZE, real_raw_dir=None)
-    assert report.parity.passed
-    assert report.size_bytes <= 1.1 * official.stat().st_size, (report.size_bytes, official.stat().st_size)
 
 
 def test_int8_keeps_prelu_decomposed_so_it_stays_integer(microisp, tmp_path):
@@ -136,7 +95,7 @@ def test_int8_keeps_prelu_decomposed_so_it_stays_integer(microisp, tmp_path):
     rng = np.random.default_rng(1)
     calib = [rng.random((4, *SIZE), dtype=np.float32) for _ in range(3)]
     report = export_tflite(microisp, tmp_path / "int8.tflite", input_size=SIZE, precision="int8",
-                           calibration=calib, real_raw_dir=None)
+                           calibration=calib)
     ops = Counter(op.name for op in report.audit.graph.ops)
     assert ops["PRELU"] == 0 and ops["DEQUANTIZE"] <= 1, ops  # only the float output
     assert all(not t.name.startswith("isplab") for t in report.audit.graph.tensors)

@@ -1,4 +1,5 @@
-"""isplab.bench and ``isplab bench`` on tiny models: a 1-conv .tflite built on the fly, 1-conv torch nets."""
+"""isplab.bench timing calls and ``isplab bench`` on tiny models: a 1-conv .tflite built on the fly, 1-conv
+torch nets."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from isplab.bench import (
 )
 from isplab.cli import main
 from isplab.errors import IsplabError
-from isplab.train.checkpoint import model_checkpoint, save_checkpoint
+from isplab.models.weights import model_checkpoint, save_checkpoint
 
 STATS = ("median_ms", "mean_ms", "min_ms", "max_ms", "p90_ms")
 
@@ -36,7 +37,8 @@ class _Nhwc(nn.Module):
 
 @pytest.fixture(scope="module")
 def tiny_tflite(tmp_path_factory) -> Path:
-    litert_torch = pytest.importorskip("litert_torch")
+    import litert_torch
+
     path = tmp_path_factory.mktemp("bench") / "tiny.tflite"
     litert_torch.convert(_Nhwc().eval(), (torch.rand(1, 8, 8, 4),)).export(str(path))
     return path
@@ -72,7 +74,7 @@ def test_bench_tflite_resized_in_process(tiny_tflite):
 
 def test_memory_peak_is_the_models_own(tiny_tflite):
     """A big, freed allocation in this process must not leak into either measurement."""
-    from isplab._bench_worker import rss_peak_mb
+    from isplab.bench.memory import rss_peak_mb
 
     block = bytearray(256 * 2**20)
     block[:: 4096] = b"1" * len(block[:: 4096])  # touch every page so it counts in RSS
@@ -125,7 +127,7 @@ def test_bad_files_raise_one_line_errors(tmp_path):
         bench_tflite(tmp_path / "missing.tflite", isolate=False)
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a flatbuffer")
-    with pytest.raises(IsplabError, match="bad.tflite: not a readable .tflite"):
+    with pytest.raises(IsplabError, match="bad.tflite: the TFLite runtime cannot load"):
         bench_tflite(bad)  # via the subprocess: the error comes back intact
     with pytest.raises(IsplabError, match="runs >= 1"):
         bench_tflite(bad, runs=0)

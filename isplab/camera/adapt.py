@@ -1,0 +1,244 @@
+"""The camera adapter: map a frame's packed raw from its own raw domain into a model's.
+
+Steps, each recorded in an :class:`AdaptRecord` for the output metadata:
+
+1. the frame's own black/white levels -> linear signal ``s`` (0 = no light, 1 = the frame's white);
+2. its neutral: the as-shot one (DNG ``AsShotNeutral``) or an estimate (:data:`NEUTRAL_ESTIMATORS`:
+   grey-world, grey-edge, white-patch);
+3. where both cameras' colour matrices are known, the 3x3 camera-to-camera matrix
+   ``M = CM_model @ inv(CM_frame)`` (XYZ -> camera matrices), applied per packed pixel;
+4. white balance into the model's neutral: diagonal gains taking the frame's grey (after ``M``) to the
+   ratios the model renders grey (green gain 1; skipped while the model's neutral is unknown);
+5. exposure (a plain factor), then the model's levels (black, white, a pedestal it expects).
+
+All functions are pure numpy on packed ``(4, h, w)`` arrays in the domains' channel orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from isplab.camera.profile import CANONICAL_ORDER, Four, RawDomain, neutral_from_rgb, normalise_neutral
+from isplab.errors import IsplabError
+from isplab.raw.bayer import CANONICAL_RGB_INDEX, pack
+from isplab.registry import Registry
+
+if TYPE_CHECKING:
+    from isplab.raw.readers import RawImage
+
+#: Packed pixels with any channel at or above this linear level are saturated: their ratios say nothing.
+SATURATION = 0.98
+
+#: ``name -> (signal (4, h, w) canonical) -> neutral``; the first docstring line describes the method.
+NEUTRAL_ESTIMATORS: Registry = Registry("neutral estimator")
+
+
+def _reorder(packed: np.ndarray, order_from: Sequence[str], order_to: Sequence[str]) -> np.ndarray:
+    if tuple(order_from) == tuple(order_to):
+        return packed
+    return packed[[list(order_from).index(c) for c in order_to]]
+
+
+def _per_channel(values: Sequence[float]) -> np.ndarray:
+    return np.asarray(values, dtype=np.float32).reshape(4, 1, 1)
+
+
+def linearize(codes: np.ndarray, domain: RawDomain) -> np.ndarray:
+    """Raw values ``(4, h, w)`` -> linear signal ``(raw - black) / (white - black)`` per channel, with zero
+    light at the sensor's true black (not clipped)."""
+    black = _per_channel(domain.effective_black)
+    return (codes.astype(np.float32) - black) / (_per_channel(domain.white) - black)
+
+
+def to_codes(signal: np.ndarray, domain: RawDomain) -> np.ndarray:
+    """Inverse of :func:`linearize`: linear signal -> raw values of ``domain``."""
+    black = _per_channel(domain.effective_black)
+    return black + signal.astype(np.float32) * (_per_channel(domain.white) - black)
+
+
+def to_model_input(signal: np.ndarray, domain: RawDomain) -> np.ndarray:
+    """Linear signal -> the model's packed input ``(raw - black) / (white - black)`` clipped to [0, 1],
+    float32 (a ``sensor_black`` pedestal stays in, as in the model's training data)."""
+    black = _per_channel(domain.black)
+    x = (to_codes(signal, domain) - black) / (_per_channel(domain.white) - black)
+    return np.clip(x, 0.0, 1.0, out=x)
+
+
+# ---- neutral estimates (canonical order, linear signal) -------------------------------------------------
+
+
+def _unsaturated(signal: np.ndarray) -> np.ndarray:
+    return signal.max(axis=0) < SATURATION
+
+
+def _checked(values: np.ndarray, method: str) -> Four:
+    if values.shape != (4,) or not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise IsplabError(f"the frame has too little unsaturated signal for a {method} estimate of its "
+                          "neutral; pass the neutral explicitly")
+    return normalise_neutral(values)
+
+
+@NEUTRAL_ESTIMATORS.register("grey-world")
+def grey_world(signal: np.ndarray) -> Four:
+    """Grey-world: the mean of each channel over unsaturated pixels."""
+    mask = _unsaturated(signal)
+    return _checked(signal[:, mask].mean(axis=1), "grey-world")
+
+
+@NEUTRAL_ESTIMATORS.register("grey-edge")
+def grey_edge(signal: np.ndarray, p: float = 6.0) -> Four:
+    """Grey-edge (van de Weijer et al. 2007): Minkowski ``p``-norm of each channel's gradient magnitude."""
+    mask = _unsaturated(signal)
+    gy, gx = np.diff(signal, axis=1)[:, :, :-1], np.diff(signal, axis=2)[:, :-1, :]
+    valid = mask[:-1, :-1] & mask[1:, :-1] & mask[:-1, 1:]
+    magnitude = np.sqrt(gx[:, valid] ** 2 + gy[:, valid] ** 2).astype(np.float64)
+    return _checked(np.mean(magnitude**p, axis=1) ** (1.0 / p), "grey-edge")
+
+
+@NEUTRAL_ESTIMATORS.register("white-patch")
+def white_patch(signal: np.ndarray, percentile: float = 99.0) -> Four:
+    """White-patch (max-RGB): a high percentile of each channel over unsaturated pixels."""
+    mask = _unsaturated(signal)
+    return _checked(np.percentile(signal[:, mask], percentile, axis=1), "white-patch")
+
+
+def estimate_neutral(signal: np.ndarray, method: str = "grey-world") -> Four:
+    """The neutral of a linear canonical-order frame ``(4, h, w)`` by a registered estimator."""
+    return NEUTRAL_ESTIMATORS.get(method).factory(signal)
+
+
+# ---- colour matrices ------------------------------------------------------------------------------------
+
+
+def camera_to_camera(source_matrix: Sequence[Sequence[float]], target_matrix: Sequence[Sequence[float]]) -> np.ndarray:
+    """``(3, 3)`` source camera RGB -> target camera RGB from two XYZ -> camera matrices."""
+    return np.asarray(target_matrix, dtype=np.float64) @ np.linalg.inv(np.asarray(source_matrix, dtype=np.float64))
+
+
+def packed_matrix(matrix: np.ndarray) -> np.ndarray:
+    """A 3x3 camera RGB matrix as a 4x4 one on canonical packed channels.
+
+    Red and blue outputs take the mean of the two greens as their G input; each green output keeps its
+    own green site (so the two greens' small differences survive), plus the R and B terms.
+    """
+    out = np.zeros((4, 4))
+    for o, co in enumerate(CANONICAL_RGB_INDEX):
+        for i, ci in enumerate(CANONICAL_RGB_INDEX):
+            if ci != 1:
+                out[o, i] = matrix[co, ci]
+            elif co == 1:
+                out[o, i] = matrix[1, 1] if i == o else 0.0
+            else:
+                out[o, i] = matrix[co, 1] / 2
+    return out
+
+
+# ---- the adapter ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdaptRecord:
+    """Every choice the adapter made (JSON-ready through :meth:`to_dict`)."""
+
+    source: dict[str, Any]
+    target: dict[str, Any]
+    neutral_method: str
+    source_neutral: Four
+    matrix: tuple[tuple[float, ...], ...] | None
+    gains: Four
+    exposure: float
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _source_neutral(signal: np.ndarray, source: RawDomain, neutral: str | Sequence[float],
+                    notes: list[str]) -> tuple[Four, str]:
+    if not isinstance(neutral, str):
+        return normalise_neutral(neutral), "given"
+    if neutral == "as-shot":
+        if source.neutral is not None:
+            return source.neutral, "as-shot"
+        notes.append("the frame has no as-shot neutral: estimated by grey-world")
+        neutral = "grey-world"
+    return estimate_neutral(signal, neutral), neutral
+
+
+def adapt_linear(
+    signal: np.ndarray,
+    source: RawDomain,
+    target: RawDomain,
+    neutral: str | Sequence[float] = "as-shot",
+    exposure: float = 1.0,
+) -> tuple[np.ndarray, AdaptRecord]:
+    """Linear signal of a frame (``source.order``) -> linear signal in ``target``'s raw domain.
+
+    Args:
+        signal: ``(4, h, w)`` black-free, white-normalised frame (:func:`linearize`).
+        source: the frame's raw domain (its as-shot ``neutral`` and ``colour_matrix`` where known).
+        target: the model's raw domain.
+        neutral: ``"as-shot"`` (falls back to grey-world without one), an estimator name of
+            :data:`NEUTRAL_ESTIMATORS`, or 4 explicit values (canonical order).
+        exposure: factor applied last.
+
+    Returns:
+        ``(signal in target.order, record)``.
+    """
+    if not np.isfinite(exposure) or exposure <= 0:
+        raise IsplabError(f"exposure must be a positive number, got {exposure}")
+    notes: list[str] = []
+    s = _reorder(signal.astype(np.float32), source.order, CANONICAL_ORDER)
+    n_source, method = _source_neutral(s, source, neutral, notes)
+    matrix = None
+    n_mid = np.asarray(n_source)
+    if source.colour_matrix is not None and target.colour_matrix is not None:
+        matrix = camera_to_camera(source.colour_matrix, target.colour_matrix)
+        mix = packed_matrix(matrix)
+        s = np.einsum("oi,ihw->ohw", mix.astype(np.float32), s)
+        n_mid = mix @ n_mid
+    else:
+        missing = [name for name, d in (("frame", source), ("model", target)) if d.colour_matrix is None]
+        notes.append(f"no camera-to-camera matrix: colour matrix unknown for the {' and '.join(missing)}")
+    if target.neutral is not None:
+        gains = np.asarray(target.neutral) / np.asarray(normalise_neutral(n_mid))
+        s = s * gains.astype(np.float32).reshape(4, 1, 1)
+    else:
+        gains = np.ones(4)
+        notes.append("model neutral unknown (run `isplab calibrate`): white balance left to the model")
+    s = _reorder(s * np.float32(exposure), CANONICAL_ORDER, target.order)
+    record = AdaptRecord(
+        source=source.to_dict(), target=target.to_dict(), neutral_method=method, source_neutral=n_source,
+        matrix=None if matrix is None else tuple(tuple(float(v) for v in row) for row in matrix),
+        gains=tuple(float(g) for g in gains), exposure=float(exposure), notes=tuple(notes),  # type: ignore[arg-type]
+    )
+    return s, record
+
+
+def adapt(codes: np.ndarray, source: RawDomain, target: RawDomain, **options: Any) -> tuple[np.ndarray, AdaptRecord]:
+    """Raw values of a frame ``(4, h, w)`` -> raw values of the same scene in ``target``'s domain
+    (options as :func:`adapt_linear`)."""
+    signal, record = adapt_linear(linearize(codes, source), source, target, **options)
+    return to_codes(signal, target), record
+
+
+def frame_domain(raw: RawImage) -> RawDomain:
+    """The raw domain of a frame read by :func:`isplab.raw.readers.read_raw`: its black and white levels
+    per canonical channel, as-shot neutral (from its white-balance multipliers) and colour matrix."""
+    black = np.asarray(raw.black_level, dtype=np.float64)
+    per_channel = pack(black, raw.cfa).mean(axis=(1, 2)) if black.ndim else np.full(4, float(black))
+    neutral = None if raw.wb_gains is None else neutral_from_rgb(1.0 / np.asarray(raw.wb_gains, dtype=np.float64))
+    matrix = None if raw.xyz_to_cam is None else tuple(tuple(row) for row in np.asarray(raw.xyz_to_cam))
+    return RawDomain(black=tuple(per_channel), white=raw.white_level, neutral=neutral, colour_matrix=matrix,
+                     camera=str(raw.path or ""))
+
+
+def adapt_frame(raw: RawImage, target: RawDomain, **options: Any) -> tuple[np.ndarray, AdaptRecord]:
+    """A frame read by :func:`isplab.raw.readers.read_raw` -> the model's packed input ``(4, h, w)``
+    float32 in [0, 1] and the record of every choice (options as :func:`adapt_linear`)."""
+    signal, record = adapt_linear(raw.packed(), frame_domain(raw), target, **options)
+    return to_model_input(signal, target), record

@@ -1,0 +1,39 @@
+"""``isplab calibrate``: find a model's neutral (the input channel ratios it renders grey) and store it."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _levels(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("calibrate", help="find a model's neutral and store it in its checkpoint",
+                       description="Feed the model flat grey packed raw at several exposures, solve for the "
+                                   "channel ratios it renders grey, and store them as the neutral of the "
+                                   "checkpoint's raw domain (used by the camera adapter).")
+    p.add_argument("--weights", required=True, help="checkpoint .pt (or pretrained:NAME with --out)")
+    p.add_argument("--out", help="checkpoint to write (default: update --weights in place)")
+    p.add_argument("--levels", type=_levels, default=None,
+                   help="exposure levels of the flat frames, brightest channel (default 0.05,0.1,0.2,0.3,0.45,0.6)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from isplab.camera.calibrate import DEFAULT_LEVELS, calibrate_checkpoint
+
+    path, result = calibrate_checkpoint(args.weights, args.out, args.levels or DEFAULT_LEVELS)
+    neutral = ", ".join(f"{v:.4f}" for v in result.neutral)
+    chroma = ", ".join(f"{lv:g}: {'black' if c is None else f'{c:.2g}'}"
+                       for lv, c in zip(result.levels, result.chroma, strict=True))
+    print(f"neutral (B, Gr, R, Gb) = ({neutral}); remaining chroma per level {{{chroma}}} "
+          f"after {result.iterations} iterations -> {path}")
+    if not result.converged:
+        print(f"warning: not converged after {result.iterations} iterations: the model's colour depends on "
+              "exposure; the neutral is a least-squares compromise over the levels (see the chroma per level)")
+    return 0

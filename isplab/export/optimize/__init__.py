@@ -1,0 +1,123 @@
+"""Export-time graph optimiser: rewrite a model into an equivalent one that runs faster after conversion.
+
+A rewrite (:class:`Rewrite`) matches a module and builds its replacement for one static input size; the
+optimiser walks the model top-down and replaces every match (a deep copy: the caller's model is never
+touched). Rewrites are registered here by name, so the export report can say what was applied. Each must
+compute the same function: the export proves the optimised file against the *un-optimised* PyTorch model
+(parity), and :func:`optimize_for_export` first checks the rewritten model against the original in eager
+mode, in float64 so that only a wrong rewrite (not float rounding) can fail it (max-abs <=
+:data:`REWRITE_MAX_ABS`). Dynamic-size exports are not optimised (rewrites may depend on
+the input size).
+
+Measured on XNNPACK (2 threads): merging MicroISP's colour branches into grouped or block-diagonal
+convolutions was *slower*; storing each branch space-to-depth (:mod:`.space_to_depth`) halves the time.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from isplab.errors import IsplabError
+
+#: Largest float64 difference a rewrite may make (rounding of reordered sums is ~1e-15).
+REWRITE_MAX_ABS = 1e-9
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """``applies(module, input_size)`` -> whether ``build(module, input_size)`` replaces it."""
+
+    name: str
+    description: str
+    applies: Callable[[nn.Module, tuple[int, int]], bool]
+    build: Callable[[nn.Module, tuple[int, int]], nn.Module]
+
+
+def _microisp_applies(module: nn.Module, size: tuple[int, int]) -> bool:
+    from isplab.export.optimize.microisp import fits_grid
+
+    return fits_grid(module, size)
+
+
+def _microisp_build(module: nn.Module, size: tuple[int, int]) -> nn.Module:
+    from isplab.export.optimize.microisp import space_to_depth_microisp
+
+    return space_to_depth_microisp(module, size)
+
+
+#: Registered rewrites, tried in this order on every module.
+REWRITES: dict[str, Rewrite] = {
+    "microisp-space-to-depth": Rewrite(
+        "microisp-space-to-depth",
+        "MicroISP's colour branches on a 2x2 space-to-depth grid: 2x2 block convolutions (16 channels) "
+        "instead of 3x3 ones with 4",
+        _microisp_applies, _microisp_build),
+}
+
+
+class RewriteError(IsplabError):
+    """A rewrite changed the model's function (a bug in the rewrite): export with ``--no-optimize``."""
+
+
+@dataclass
+class Optimized:
+    model: nn.Module
+    applied: list[str]  #: rewrite names, one entry per replaced module
+    max_abs: float | None = None  #: eager difference to the original on the check inputs
+
+
+def _match(module: nn.Module, size: tuple[int, int]) -> Rewrite | None:
+    return next((r for r in REWRITES.values() if r.applies(module, size)), None)
+
+
+def matches(model: nn.Module, input_size: tuple[int, int]) -> list[str]:
+    """Names of the rewrites that would replace modules of ``model`` (top-down, a match is not entered)."""
+    rewrite = _match(model, input_size)
+    if rewrite is not None:
+        return [rewrite.name]
+    return [name for child in model.children() for name in matches(child, input_size)]
+
+
+def _rewrite(module: nn.Module, size: tuple[int, int]) -> nn.Module:
+    rewrite = _match(module, size)
+    if rewrite is not None:
+        return rewrite.build(module, size)
+    for name, child in module.named_children():
+        new = _rewrite(child, size)
+        if new is not child:
+            setattr(module, name, new)
+    return module
+
+
+@torch.no_grad()
+def optimize_for_export(model: nn.Module, input_size: tuple[int, int],
+                        check_inputs: Iterable[np.ndarray] = ()) -> Optimized:
+    """``model`` (eval mode) with every registered rewrite applied for packed inputs of ``input_size``.
+
+    ``check_inputs`` (packed ``(4, H, W)`` arrays of that size) are run through both models in float64; a
+    difference above :data:`REWRITE_MAX_ABS` raises :class:`RewriteError`. Without matches the model itself
+    comes back.
+    """
+    size = tuple(input_size)
+    applied = matches(model, size)
+    if not applied:
+        return Optimized(model, [])
+    optimized = _rewrite(copy.deepcopy(model).eval(), size)
+    from isplab.models.ops import finest_output
+
+    worst = 0.0
+    reference, candidate = copy.deepcopy(model).double(), copy.deepcopy(optimized).double()
+    for packed in check_inputs:
+        x = torch.from_numpy(np.asarray(packed, dtype=np.float64))[None]
+        worst = max(worst, float((finest_output(candidate(x)) - finest_output(reference(x))).abs().max()))
+    if worst > REWRITE_MAX_ABS:
+        raise RewriteError(f"the export optimiser's rewrites ({', '.join(sorted(set(applied)))}) changed the "
+                           f"model's output by {worst:.2e} (> {REWRITE_MAX_ABS:.0e}). Export with --no-optimize "
+                           "and report the model")
+    return Optimized(optimized.eval(), applied, worst)

@@ -1,0 +1,65 @@
+"""The export-time graph optimiser (isplab.export.optimize): the same function for every registered model,
+a wrong rewrite caught, dynamic exports left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from isplab.export import optimize
+from isplab.export.convert import export_tflite
+from isplab.export.optimize import REWRITE_MAX_ABS, RewriteError, matches, optimize_for_export
+from isplab.models import create_model, list_models, model_entry
+
+MICROISP = ("peers", "microisp-official", "MicroISP.tflite")
+SIZE = (96, 128)
+
+
+def small_size(name: str) -> tuple[int, int]:
+    entry = model_entry(name)
+    side = -(-max(32, entry.min_input) // entry.input_multiple) * entry.input_multiple
+    side += side % 2 * entry.input_multiple  # even sides: the grid rewrites need them
+    return side, side + 2 * entry.input_multiple
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_optimised_model_computes_the_same_function(name, realistic_weights):
+    torch.manual_seed(0)
+    with torch.device("meta"):
+        applied = matches(create_model(name), small_size(name))
+    if not applied:  # nothing to rewrite: the export graph is the un-optimised one by construction
+        return
+    model = realistic_weights(create_model(name))
+    x = np.random.default_rng(0).random((4, *small_size(name)), dtype=np.float32)
+    optimized = optimize_for_export(model, small_size(name), [x])
+    assert optimized.applied == applied and optimized.max_abs <= REWRITE_MAX_ABS
+    with torch.no_grad():
+        t = torch.from_numpy(x)[None]
+        assert float((optimized.model(t) - model(t)).abs().max()) <= 1e-5
+
+
+def test_a_wrong_rewrite_is_caught(monkeypatch, realistic_weights):
+    rewrite = optimize.REWRITES["microisp-space-to-depth"]
+
+    def broken(module, size):
+        out = rewrite.build(module, size)
+        out.stages[0][0].out.bias.data += 0.1
+        return out
+
+    monkeypatch.setitem(optimize.REWRITES, rewrite.name, optimize.Rewrite(rewrite.name, "", rewrite.applies, broken))
+    x = np.random.default_rng(0).random((4, *SIZE), dtype=np.float32)
+    with pytest.raises(RewriteError, match="no-optimize"):
+        optimize_for_export(realistic_weights(create_model("microisp")), SIZE, [x])
+
+
+def test_dynamic_exports_are_not_optimised(tmp_path, monkeypatch):
+    from isplab.export import convert
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a dynamic export must not be optimised: rewrites may depend on the size")
+
+    monkeypatch.setattr(convert, "optimize_for_export", refuse)
+    report = export_tflite(create_model("smallnet").eval(), tmp_path / "dyn.tflite", input_size=(32, 48),
+                           dynamic=True)
+    assert report.rewrites == [] and report.input_shape == (1, -1, -1, 4)

@@ -1,0 +1,78 @@
+"""Checkpoints (isplab.models.weights): atomic save, raw domain in every file, clear errors on bad weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from isplab.camera.profile import ISPLAB_DOMAIN, RawDomain
+from isplab.cli import main
+from isplab.errors import IsplabError
+from isplab.models import create_model
+from isplab.models.weights import (
+    load_checkpoint,
+    load_model_from_checkpoint,
+    load_weights,
+    model_checkpoint,
+    raw_domain,
+    resolve_weights,
+    save_checkpoint,
+)
+
+
+def test_every_checkpoint_carries_its_raw_domain(tmp_path) -> None:
+    net = create_model("smallnet")
+    plain = save_checkpoint(tmp_path / "plain.pt", {"model_name": "smallnet", "model": net.state_dict()})
+    assert raw_domain(load_checkpoint(plain)) == ISPLAB_DOMAIN  # a training checkpoint without one gets the default
+    custom = RawDomain(black=(62, 60, 58, 61), white=1023, neutral=(0.5, 1, 0.6, 1))
+    path = save_checkpoint(tmp_path / "c.pt", model_checkpoint("smallnet", {}, net, custom))
+    model, state = load_model_from_checkpoint(path)
+    assert RawDomain.from_dict(state["raw_domain"]) == custom
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), net.state_dict().values(), strict=True))
+
+
+def test_old_checkpoint_without_domain_reads_as_isplab_default(tmp_path) -> None:
+    path = tmp_path / "old.pt"
+    torch.save({"model_name": "smallnet", "model_kwargs": {}, "model": create_model("smallnet").state_dict()}, path)
+    _, state = load_model_from_checkpoint(path)
+    assert state["raw_domain"] == ISPLAB_DOMAIN.to_dict()
+
+
+@pytest.mark.parametrize("where", ["model", "optimizer"])
+def test_non_finite_values_anywhere_name_the_file(tmp_path, where) -> None:
+    state = model_checkpoint("smallnet", {}, create_model("smallnet"))
+    state["optimizer"] = {"state": {0: {"exp_avg": torch.zeros(3)}}}
+    target = state["model"]["conv2.bias"] if where == "model" else state["optimizer"]["state"][0]["exp_avg"]
+    target[1] = float("nan")
+    path = save_checkpoint(tmp_path / "nan.pt", state)
+    with pytest.raises(IsplabError, match=rf"nan.pt: non-finite values \(NaN/inf\) in {where}\..*lower LR"):
+        load_checkpoint(path)
+
+
+def test_weights_of_another_model_are_one_line_error_naming_file_model_tensor(tmp_path, capsys) -> None:
+    path = save_checkpoint(tmp_path / "mislabelled.pt",
+                           {**model_checkpoint("smallnet", {}, create_model("mialgo_3conv"))})
+    with pytest.raises(IsplabError) as err:
+        load_model_from_checkpoint(path)
+    message = str(err.value)
+    assert "\n" not in message and "mislabelled.pt" in message and "'smallnet'" in message
+    assert "conv1.weight is (12, 4, 3, 3) in the file, (16, 4, 3, 3) in the model" in message
+    assert main(["eval", "--weights", str(path)]) == 2  # a CLI that loads weights: exit 2, no traceback
+    assert "size mismatch" not in capsys.readouterr().err
+
+
+def test_missing_and_extra_tensors_are_named() -> None:
+    model = create_model("smallnet")
+    state = model.state_dict()
+    with pytest.raises(IsplabError, match="conv3.bias is missing from the file"):
+        load_weights(model, {k: v for k, v in state.items() if k != "conv3.bias"}, "f.pt", "smallnet")
+    with pytest.raises(IsplabError, match="the file has head.weight, which the model does not"):
+        load_weights(model, {**state, "head.weight": torch.zeros(1)}, "f.pt", "smallnet")
+
+
+def test_resolve_weights_and_missing_file_message(tmp_path) -> None:
+    assert resolve_weights(tmp_path / "a.pt") == tmp_path / "a.pt"
+    with pytest.raises(IsplabError, match="unknown model 'nope'"):
+        resolve_weights("pretrained:nope")
+    with pytest.raises(IsplabError, match="checkpoint not found.*pretrained:NAME"):
+        load_checkpoint(tmp_path / "missing.pt")
