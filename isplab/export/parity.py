@@ -16,7 +16,10 @@ Metrics are taken on each sample's valid (unpadded) region, RGB outputs compared
 
 Pass rules (:class:`Budgets`):
 
-* **fp32**: ``max_abs <= fp32_max_abs`` (1e-4). Conversion must not change the function.
+* **fp32**: ``max_abs <= fp32_max_abs`` (1e-3, a quarter of an 8-bit code). Conversion must not change the
+  function; what remains is float re-association between kernels, which grows with depth and weight size
+  (a trained pynetv2_mobile: mean 8e-6, max 2.5e-4 at Full HD). A conversion bug (channel order, padding,
+  a corrupted weight) is far above it.
 * **fp16 / int8** lose at most a PSNR budget (0.1 dB / 1.0 dB). With targets the loss above is checked
   directly. Without targets it cannot be measured, so it is bounded: quantization adds error of MSE
   ``e`` to a model whose own MSE to the target is ``m``; the PSNR drop is ``10 log10(1 + e / m)``,
@@ -51,7 +54,7 @@ class ParityError(IsplabError):
 
 @dataclass(frozen=True)
 class Budgets:
-    fp32_max_abs: float = 1e-4
+    fp32_max_abs: float = 1e-3
     fp16_psnr_loss: float = 0.1  #: dB
     int8_psnr_loss: float = 1.0  #: dB
     reference_psnr: float = 24.0  #: dB, assumed model fidelity when no target is given

@@ -50,3 +50,19 @@ def load_model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, A
     model = create_model(state["model_name"], **state.get("model_kwargs", {}))
     model.load_state_dict(state["model"])
     return model.eval(), state
+
+
+def load_weights(model: nn.Module, weights: dict[str, Any], source: str | Path, claims: str) -> nn.Module:
+    """``model.load_state_dict(weights)``, or one :class:`IsplabError` naming ``source``, the model the file
+    claims and the first tensor that does not fit."""
+    expected = model.state_dict()
+    problem = next((f"{k} is missing from the file" if k not in weights else
+                    f"{k} is {tuple(weights[k].shape)} in the file, {tuple(t.shape)} in the model"
+                    for k, t in expected.items() if k not in weights or weights[k].shape != t.shape), None)
+    extra = next((k for k in weights if k not in expected), None)
+    if problem or extra:
+        raise IsplabError(f"{source}: weights do not fit model {claims!r} "
+                          f"({problem or f'the file has {extra}, which the model does not'}). "
+                          "Pass a checkpoint of this model")
+    model.load_state_dict(weights)
+    return model
