@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
+
+#: When this process started using the module: temp files older than this belong to earlier processes.
+_STARTED = time.time()
 
 
 def write_atomic(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
@@ -39,3 +43,35 @@ def write_atomic(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` as UTF-8 to ``path`` atomically."""
     return write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def check_writable(path: str | Path, what: str = "output") -> Path:
+    """Fail before any work if ``path`` cannot be written: it is a folder, sits under a file, or its folder
+    is not writable. Creates missing parent folders (as writing would). Raises :class:`IsplabError`."""
+    from isplab.errors import IsplabError
+
+    path = Path(path)
+    if path.is_dir():
+        raise IsplabError(f"{path}: is a folder, not a file. Give a file name for the {what}")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise IsplabError(f"{path}: a parent of this path is a file. Choose another place for the {what}") from None
+    except PermissionError:
+        raise IsplabError(f"{path}: cannot create its folder (permission denied). Choose a writable place") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise IsplabError(f"{path}: its folder {parent} is not writable. Choose a writable place for the {what}")
+    return path
+
+
+def remove_stale_temps(folder: str | Path) -> list[Path]:
+    """Delete temp files of :func:`write_atomic` (``.NAME.XXXX.tmp``) that an interrupted earlier process left
+    in ``folder`` (older than this process). Returns what was removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.glob(".*.tmp") if p.is_file() and p.stat().st_mtime < _STARTED]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale

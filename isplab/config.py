@@ -15,8 +15,15 @@ from isplab.errors import IsplabError
 T = TypeVar("T")
 
 
-class ConfigError(IsplabError):
-    """A config file or dict does not match its dataclass."""
+class ConfigError(IsplabError, ValueError):
+    """A config file or dict does not match its dataclass (a ``ValueError`` too, so :func:`from_dict` adds
+    where it happened)."""
+
+
+def check(condition: bool, message: str) -> None:
+    """Raise :class:`ConfigError` with ``message`` (name the field, the value and what is allowed)."""
+    if not condition:
+        raise ConfigError(message)
 
 
 def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") -> T:
@@ -35,7 +42,7 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") 
     kwargs = {name: _convert(hints[name], value, f"{where}.{name}") for name, value in data.items()}
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:  # ConfigError from __post_init__ included: prefix where
         raise ConfigError(f"{where}: {exc}") from None
 
 
@@ -68,8 +75,16 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         if origin is dict and not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return value
+    if tp in (int, float) and isinstance(value, str):
+        # YAML 1.1 reads ``1e-4`` (no dot) as a string: numeric strings are numbers.
+        try:
+            value = tp(value) if tp is float else int(value.strip())
+        except ValueError:
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if tp in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
     if tp in (int, str, bool) and not isinstance(value, tp):
         raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
     return value

@@ -1,40 +1,115 @@
-"""Scoring a model on a dataset the way the challenge did: PSNR and SSIM per image, then averaged."""
+"""Scoring a model the way the challenge did (PSNR, SSIM per image, averaged) plus CIEDE2000 colour error.
+
+>>> from isplab.classic import ClassicISP
+>>> from isplab.data.splits import EvalSet
+>>> metrics = evaluate(ClassicISP(), EvalSet.embedded("val", cameras=1))
+>>> sorted(metrics)
+['count', 'delta_e', 'psnr', 'ssim']
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from isplab.metrics import psnr, ssim
+from isplab.config import from_dict
+from isplab.data.splits import EvalSet
+from isplab.errors import IsplabError
+from isplab.metrics import MetricAccumulator
 from isplab.models.ops import finest_output
+
+#: What every score in isplab reports.
+METRICS = ("psnr", "ssim", "delta_e")
 
 
 @torch.no_grad()
 def evaluate(
     model: nn.Module | Callable[[torch.Tensor], torch.Tensor],
-    dataset: Dataset,
+    images: EvalSet,
     batch_size: int = 8,
     progress: bool = False,
+    metrics: Sequence[str] = METRICS,
+    channels_last: bool = False,
 ) -> dict[str, float]:
-    """Mean per-image PSNR and SSIM of ``model(raw)`` clipped to [0, 1] against the targets.
+    """Mean per-image metrics of ``model(raw)`` clipped to [0, 1] against the targets.
 
-    Returns ``{"psnr": dB, "ssim": ..., "n": images}``.
+    Returns ``{"psnr": dB, "ssim": ..., "delta_e": ..., "count": images}``.
     """
     if isinstance(model, nn.Module):
         model.eval()
-    sums = {"psnr": 0.0, "ssim": 0.0}
-    n = 0
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    for raw, target in tqdm(loader, desc="eval", disable=not progress, unit="batch"):
-        pred = finest_output(model(raw)).clamp(0, 1)
-        k = raw.shape[0]
-        sums["psnr"] += float(psnr(pred, target)) * k
-        sums["ssim"] += float(ssim(pred, target)) * k
-        n += k
-    if n == 0:
-        raise ValueError("cannot evaluate on an empty dataset")
-    return {"psnr": sums["psnr"] / n, "ssim": sums["ssim"] / n, "n": float(n)}
+    acc = MetricAccumulator(metrics)
+    for raw, target in tqdm(images.batches(batch_size), desc="eval", disable=not progress, unit="batch"):
+        if channels_last:
+            raw = raw.contiguous(memory_format=torch.channels_last)
+        acc.update(finest_output(model(raw)).float().clamp(0, 1).contiguous(), target)
+    if acc.count == 0:
+        raise ValueError(f"cannot evaluate on an empty set ({images.description})")
+    scores = acc.compute()
+    bad = [name for name in metrics if math.isnan(scores[name])]
+    if bad:
+        raise IsplabError(f"the model's output is not finite on {images.description} ({', '.join(bad)} = "
+                          f"{scores[bad[0]]}): its weights or the input are broken; retrain with a lower LR")
+    return scores
+
+
+@dataclass
+class EvalReport:
+    """What ``isplab eval`` measured: one row per ISP (the checkpoint's model and the classical ISP)."""
+
+    weights: str
+    scored_on: str
+    split: str
+    rows: dict[str, dict[str, float]]
+    classic: str
+
+    def render(self) -> str:
+        lines = [f"scored on {self.scored_on}", f"{'model':<22} {'PSNR':>8} {'SSIM':>7} {'ΔE2000':>7}"]
+        lines += [f"{name:<22} {m['psnr']:>8.3f} {m['ssim']:>7.4f} {m['delta_e']:>7.2f}"
+                  for name, m in self.rows.items()]
+        lines.append(f"classic_isp: {self.classic}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": self.weights, "scored_on": self.scored_on, "split": self.split, "results": self.rows,
+                "classic_isp": self.classic}
+
+
+def evaluate_checkpoint(weights: str | Path, data: str | Path | None = None, split: str = "val",
+                        batch_size: int = 8, val_fraction: float = 0.1, json_path: str | Path | None = None
+                        ) -> EvalReport:
+    """Score a checkpoint and the classical ISP on the ``split`` images of ``data`` (or the embedded photos,
+    rendered by the camera family the checkpoint was trained with); optionally write the report as JSON."""
+    from isplab.atomic import check_writable, write_text_atomic
+    from isplab.data.splits import folder_eval_set
+    from isplab.models.weights import load_model_from_checkpoint
+    from isplab.train.config import DataConfig
+    from isplab.train.data import classic_for, stream_camera
+
+    if json_path is not None:
+        check_writable(json_path)
+    model, state = load_model_from_checkpoint(weights)
+    trained = state.get("config", {}).get("data", {})
+    kept = {k: trained[k] for k in ("stream", "white_level") if k in trained}
+    data_cfg = from_dict(DataConfig, kept, f"{weights}: config.data")
+    data_cfg.path = None if data is None else str(data)
+    if data is None:
+        if split == "all":
+            raise IsplabError("--split all needs --data: the embedded data has no fixed pairs beyond val and test")
+        images = EvalSet.embedded(split, stream_camera(data_cfg), data_cfg.stream.eval_cameras)
+    else:
+        images = folder_eval_set(data, split, val_fraction, data_cfg.white_level)
+    classic = classic_for(data_cfg)
+    rows = {state["model_name"]: evaluate(model, images, batch_size, progress=True),
+            "classic_isp": evaluate(classic, images, batch_size)}
+    report = EvalReport(str(weights), images.description, images.split, rows, classic.describe())
+    if json_path is not None:
+        write_text_atomic(Path(json_path), json.dumps(report.to_dict(), indent=2) + "\n")
+    return report

@@ -13,6 +13,7 @@ Result JSON (``ModelResult.to_dict``), one object per file::
      "framework": "PyTorch -> LiteRT",
      "size_mb": 0.152,                        # .tflite file size, 1e6 bytes
      "psnr": 23.87, "ssim": 0.853,            # dB / [0, 1] on the evaluation set
+     "delta_e": 4.1,                          # mean CIEDE2000 colour error (lower is better)
      "cpu_runtime_ms": 380.0,                 # median, LiteRT XNNPACK (isplab bench)
      "final_score": null,                     # computed from psnr + cpu_runtime_ms when null
      "relative_score": null,                  # filled in by the leaderboard
@@ -40,10 +41,16 @@ from isplab.score import C, final_score, relative_scores
 
 SCHEMA = "isplab.model_result/1"
 DEFAULT_REFERENCE = "microisp"
-#: Column headers of our table; Table 1's, with CPU runtime and the two columns isplab adds.
-OUR_COLUMNS = ("Model", "Framework", "Model Size, MB", "PSNR ↑", "SSIM ↑", "CPU Runtime, ms ↓", "Final Score",
-               "Relative Score", "GPU audit")
-_NUMBERS = ("size_mb", "psnr", "ssim", "cpu_runtime_ms", "final_score", "relative_score")
+#: Name of the classical reference ISP's row.
+CLASSIC_ROW = "classic_isp"
+#: A learned model must beat the classical row by this much to serve as the relative-score reference.
+REFERENCE_MARGIN_DB = 3.0
+#: Column headers of our table: Table 1's, with CPU runtime, the colour error and the columns isplab adds.
+OUR_COLUMNS = ("Model", "Framework", "Model Size, MB", "PSNR ↑", "SSIM ↑", "ΔE2000 ↓", "vs classical, dB",
+               "CPU Runtime, ms ↓", "Final Score", "Relative Score", "GPU audit")
+#: Extra column: the test split's PSNR / SSIM when the leaderboard scores the validation split.
+TEST_COLUMN = "Test PSNR / SSIM"
+_NUMBERS = ("size_mb", "psnr", "ssim", "delta_e", "cpu_runtime_ms", "final_score", "relative_score")
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
          ".gif": "image/gif"}
 _DASH = "—"
@@ -58,6 +65,7 @@ class ModelResult:
     size_mb: float | None = None
     psnr: float | None = None
     ssim: float | None = None
+    delta_e: float | None = None
     cpu_runtime_ms: float | None = None
     final_score: float | None = None
     relative_score: float | None = None
@@ -154,8 +162,11 @@ def _fmt(value: float | None, spec: str) -> str:
 class Leaderboard:
     """Our results ranked by Final Score (CPU runtime), plus the report's Table 1 for reference.
 
-    ``reference=None`` uses ``"microisp"`` when present and otherwise omits relative scores (with a
-    note); a named reference that is missing is an error.
+    Relative scores divide by a reference model's score. ``reference=None`` picks a *classical-beating*
+    baseline: ``microisp`` when it beats the classical row (``classic_isp``) by at least
+    :data:`REFERENCE_MARGIN_DB`, else the best-PSNR learned model that does; with no such model (or no
+    classical row to judge by, and no ``microisp``) the column is left empty with a note, because a ratio to
+    a model that has not learned the task means nothing. A named reference that is missing is an error.
     """
 
     def __init__(self, results: list[ModelResult | dict[str, Any]], reference: str | None = None):
@@ -165,12 +176,8 @@ class Leaderboard:
         for r in rows:
             if r.final_score is None and r.psnr is not None and r.cpu_runtime_ms is not None:
                 r.final_score = final_score(r.psnr, r.cpu_runtime_ms)
-        names = {r.model for r in rows}
-        self.reference = reference if reference is not None else DEFAULT_REFERENCE
-        if reference is None and DEFAULT_REFERENCE not in names:
-            self.notes.append(f"No {DEFAULT_REFERENCE!r} result, so no relative scores; pass --reference "
-                              "MODEL to compare against another model.")
-            self.reference = None
+        self.classic = next((r for r in rows if r.model == CLASSIC_ROW), None)
+        self.reference = reference if reference is not None else self._pick_reference(rows)
         if self.reference is not None:
             rel = relative_scores(rows, reference=self.reference)
             for r in rows:
@@ -178,12 +185,51 @@ class Leaderboard:
         # Best score first; unscored rows last, in input order.
         self.rows = sorted(rows, key=lambda r: -r.final_score if r.final_score is not None else math.inf)
 
+    def gain(self, r: ModelResult) -> float | None:
+        """PSNR of ``r`` minus the classical row's (None without both)."""
+        if self.classic is None or self.classic.psnr is None or r.psnr is None or r is self.classic:
+            return None
+        return r.psnr - self.classic.psnr
+
+    def _pick_reference(self, rows: list[ModelResult]) -> str | None:
+        scored = [r for r in rows if r.final_score is not None]
+        if self.classic is None or self.classic.psnr is None:
+            if any(r.model == DEFAULT_REFERENCE for r in scored):
+                return DEFAULT_REFERENCE
+            self.notes.append(f"No {DEFAULT_REFERENCE!r} result, so no relative scores; pass --reference "
+                              "MODEL to compare against another model.")
+            return None
+        beating = [r for r in scored if (self.gain(r) or -math.inf) >= REFERENCE_MARGIN_DB]
+        if not beating:
+            self.notes.append(f"No learned model beats the classical ISP by {REFERENCE_MARGIN_DB:g} dB, so "
+                              "relative scores are left out: a ratio to a model that has not learned the task "
+                              "compares failures.")
+            return None
+        chosen = next((r for r in beating if r.model == DEFAULT_REFERENCE), None)
+        if chosen is None:
+            chosen = max(beating, key=lambda r: r.psnr)
+            self.notes.append(f"Relative scores use {chosen.model}, the best model beating the classical ISP by "
+                              f">= {REFERENCE_MARGIN_DB:g} dB ({DEFAULT_REFERENCE} is absent or does not).")
+        return chosen.model
+
     # --- cells -------------------------------------------------------------------------------------
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Our table's headers; a test-split column joins when results carry test scores."""
+        if not any("test_psnr" in r.extra for r in self.rows):
+            return OUR_COLUMNS
+        at = OUR_COLUMNS.index("vs classical, dB") + 1
+        return (*OUR_COLUMNS[:at], TEST_COLUMN, *OUR_COLUMNS[at:])
+
     def _our_cells(self, r: ModelResult) -> list[str]:
-        return [r.model, r.framework, _fmt(r.size_mb, ".3f"), _fmt(r.psnr, ".2f"), _fmt(r.ssim, ".4f"),
-                _fmt(r.cpu_runtime_ms, ".1f"), _fmt(r.final_score, ".3g"), _fmt(r.relative_score, ".3f"),
-                r.gpu_audit or _DASH]
+        cells = [r.model, r.framework, _fmt(r.size_mb, ".3f"), _fmt(r.psnr, ".2f"), _fmt(r.ssim, ".4f"),
+                 _fmt(r.delta_e, ".2f"), _fmt(self.gain(r), "+.2f"), _fmt(r.cpu_runtime_ms, ".1f"),
+                 _fmt(r.final_score, ".3g"), _fmt(r.relative_score, ".3f"), r.gpu_audit or _DASH]
+        if TEST_COLUMN in self.columns:
+            test = (f"{r.extra['test_psnr']:.2f} / {r.extra['test_ssim']:.4f}" if "test_psnr" in r.extra else _DASH)
+            cells.insert(self.columns.index(TEST_COLUMN), test)
+        return cells
 
     @staticmethod
     def _seed_relative(row: ReportRow) -> str:
@@ -210,10 +256,27 @@ class Leaderboard:
                 found.append(text)
         return "; ".join(found) or "no results"
 
+    def _scored(self) -> list[str]:
+        """What the PSNR/SSIM/ΔE columns were measured on, and how the models started and the classical
+        row worked (from the results' ``extra``/``notes``)."""
+        lines = []
+        for where in dict.fromkeys(r.extra.get("scored_on") for r in self.rows if r.extra.get("scored_on")):
+            lines.append(f"Scored on {where} (never trained on).")
+        for where in dict.fromkeys(r.extra.get("test_on") for r in self.rows if r.extra.get("test_on")):
+            lines.append(f"{TEST_COLUMN}: {where} (never trained on, never used to choose anything).")
+        inits = {r.model: r.extra["init"] for r in self.rows if r.extra.get("init") not in (None, "scratch")}
+        if inits:
+            lines.append("Initialised from " + "; ".join(f"{m}: {i}" for m, i in inits.items())
+                         + " (others trained from scratch).")
+        if self.classic is not None and self.classic.notes:
+            lines.append(f"{CLASSIC_ROW}: {self.classic.notes}.")
+        return lines
+
     def _intro(self) -> list[str]:
         how = self._settings()
         ref = f"the {self.reference} row" if self.reference else "no reference"
         return [
+            *self._scored(),
             f"Final Score = 2^(2·PSNR) / (C·runtime), C = 2^40 ≈ {C:.4e} (report section 2.5), with our CPU "
             f"runtime (LiteRT XNNPACK; {how}).",
             "The report's runtimes are Snapdragon 8 Gen 1 GPU milliseconds, so compare relative scores "
@@ -226,7 +289,7 @@ class Leaderboard:
     def to_markdown(self, image_base: str | Path | None = None) -> str:
         """Markdown page; crop images are linked relative to ``image_base`` (the output folder)."""
         lines = ["# isplab leaderboard", "", *[f"{t}  " for t in self._intro()], ""]
-        lines += _md_table(OUR_COLUMNS, [self._our_cells(r) for r in self.rows])
+        lines += _md_table(self.columns, [self._our_cells(r) for r in self.rows])
         crops = [(r.model, c) for r in self.rows for c in r.crops]
         if crops:
             lines += ["", "## Crops", ""]
@@ -246,7 +309,7 @@ class Leaderboard:
         parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
                  "<title>isplab leaderboard</title>", f"<style>{_CSS}</style></head><body>",
                  "<h1>isplab leaderboard</h1>", *[f"<p>{e(t)}</p>" for t in self._intro()],
-                 _html_table(OUR_COLUMNS, [self._our_cells(r) for r in self.rows], numeric_from=2)]
+                 _html_table(self.columns, [self._our_cells(r) for r in self.rows], numeric_from=2)]
         figures = []
         for r in self.rows:
             for c in r.crops:

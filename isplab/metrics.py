@@ -7,6 +7,7 @@ differentiable, and takes ``reduction="none"`` to return the per-image values ``
 * :func:`ssim`: scikit-image's ``structural_similarity(a, b, data_range=1.0, channel_axis=2)`` with its
   defaults (7x7 uniform window, sample covariance, K1=0.01, K2=0.03), in torch.
 * :func:`ms_ssim`: pytorch-msssim's MS-SSIM (11x11 Gaussian window, sigma 1.5, 5 scales).
+* :func:`delta_e`: CIEDE2000 colour difference (scikit-image), mean over pixels.
 
 >>> x = torch.rand(2, 3, 32, 32)
 >>> float(ssim(x, x))
@@ -79,8 +80,12 @@ def ssim(
     k1: float = 0.01,
     k2: float = 0.03,
     reduction: str = "mean",
+    fast: bool = False,
 ) -> Tensor:
     """Mean SSIM of each image ``(N, C, H, W)``, equal to scikit-image's ``structural_similarity``.
+
+    ``fast=True`` (what the SSIM *loss* uses) takes the window means from running sums instead of average
+    pooling: 2.5x faster forward + backward on training batches, float32 error ~2e-6; the metric stays exact.
 
     Matches ``structural_similarity(a, b, data_range=data_range, channel_axis=2)`` (uniform window,
     sample covariance), computed in the input dtype (pass float64 for a bit-close reference).
@@ -93,9 +98,10 @@ def ssim(
         raise IsplabError(f"SSIM win_size must be odd and >= 3, got {win_size}")
     if min(h, w) < win_size:
         raise IsplabError(f"SSIM with win_size={win_size} needs images at least that large, got {h}x{w}")
-    # One pooling call for the five local moments: (5 * N, C, H, W) -> means over every 7x7 window.
+    # One call for the five local moments: (5 * N, C, H, W) -> means over every 7x7 window.
     moments = torch.cat([pred, target, pred * pred, target * target, pred * target])
-    ux, uy, uxx, uyy, uxy = F.avg_pool2d(moments, win_size, stride=1).chunk(5)
+    window_mean = _running_window_mean if fast else _pooled_window_mean
+    ux, uy, uxx, uyy, uxy = window_mean(moments, win_size).chunk(5)
     cov_norm = win_size**2 / (win_size**2 - 1)  # sample covariance, as scikit-image's default
     vx = cov_norm * (uxx - ux * ux)
     vy = cov_norm * (uyy - uy * uy)
@@ -104,6 +110,19 @@ def ssim(
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
     # All channels have the same size, so the mean of the channel means is the plain mean.
     return _reduce(s.flatten(1).mean(1), reduction)
+
+
+def _pooled_window_mean(x: Tensor, k: int) -> Tensor:
+    return F.avg_pool2d(x, k, stride=1)
+
+
+def _running_window_mean(x: Tensor, k: int) -> Tensor:
+    """Means of every ``k x k`` window (valid positions) by cumulative sums: O(1) per pixel, any ``k``."""
+    s = x.cumsum(-2)
+    s = torch.cat([s[..., k - 1:k, :], s[..., k:, :] - s[..., :-k, :]], dim=-2)
+    s = s.cumsum(-1)
+    s = torch.cat([s[..., k - 1:k], s[..., k:] - s[..., :-k]], dim=-1)
+    return s / (k * k)
 
 
 def ms_ssim(
@@ -138,8 +157,27 @@ def ms_ssim(
     return _reduce(per_image, reduction)
 
 
+def delta_e(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """CIEDE2000 colour difference of each sRGB image ``(N, 3, H, W)``: the mean over pixels of
+    scikit-image's ``deltaE_ciede2000(rgb2lab(pred), rgb2lab(target))`` (D65). Lower is better; about 1
+    is a just-noticeable difference. Not differentiable (a metric, computed in numpy float64).
+
+    >>> float(delta_e(torch.full((1, 3, 4, 4), 0.5), torch.full((1, 3, 4, 4), 0.5)))
+    0.0
+    """
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    pred, target = _as_batch(pred, target)
+    if pred.shape[1] != 3:
+        raise IsplabError(f"delta_e needs RGB images (N, 3, H, W), got {tuple(pred.shape)}")
+    lab = [rgb2lab(x.detach().cpu().double().clamp(0, 1).permute(0, 2, 3, 1).numpy(), channel_axis=-1)
+           for x in (pred, target)]
+    per_image = deltaE_ciede2000(*lab, channel_axis=-1).reshape(len(pred), -1).mean(1)
+    return _reduce(torch.from_numpy(per_image).to(pred.dtype), reduction)
+
+
 #: Metrics :class:`MetricAccumulator` knows, by name: ``fn(pred, target, reduction="none") -> (N,)``.
-METRICS: dict[str, Callable[..., Tensor]] = {"psnr": psnr, "ssim": ssim, "ms_ssim": ms_ssim}
+METRICS: dict[str, Callable[..., Tensor]] = {"psnr": psnr, "ssim": ssim, "ms_ssim": ms_ssim, "delta_e": delta_e}
 
 
 class MetricAccumulator:

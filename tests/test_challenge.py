@@ -4,20 +4,15 @@ import json
 
 import pytest
 
-from isplab.challenge import BUDGETS, DEFAULT_MODELS, challenge_config
+from isplab.challenge import BUDGETS, DEFAULT_MODELS, QUICK_PLANS, challenge_config
 from isplab.cli import main
 
 
 @pytest.fixture(scope="module")
 def challenge_out(tmp_path_factory):
     root = tmp_path_factory.mktemp("challenge")
-    data = root / "data"
-    from isplab.data import synthesize_dataset
-
-    synthesize_dataset(data, n=BUDGETS["tiny"].synth_n, seed=0)
     out = root / "out"
-    args = ["challenge", "--out", str(out), "--budget", "tiny", "--models", "mialgo_3conv,microisp",
-            "--data", str(data), "--no-progress"]
+    args = ["challenge", "--out", str(out), "--budget", "tiny", "--models", "mialgo_3conv,microisp", "--no-progress"]
     assert main(args) == 0
     return out, args
 
@@ -29,12 +24,16 @@ def test_writes_leaderboard_and_results(challenge_out):
     for name in ("mialgo_3conv", "microisp"):
         r = results[name]
         assert r["gpu_audit"] == "pass" and r["cpu_runtime_ms"] > 0 and r["size_mb"] > 0
-        assert r["extra"]["parity_max_abs"] <= 1e-4
+        assert r["extra"]["parity_max_abs"] <= 1e-4 and r["delta_e"] > 0
         assert (out / "models" / name / "model.tflite").is_file()
         assert len(r["crops"]) == 4
-    assert results["microisp"]["relative_score"] == pytest.approx(1.0)
+    for r in results.values():  # scored on the val photo, test photo beside it: neither trained on
+        assert r["extra"]["split"] == "val" and "chelsea" in r["extra"]["scored_on"]
+        assert "motorcycle_left" in r["extra"]["test_on"] and r["extra"]["test_psnr"] > 0
+    assert "Menon" in results["classic_isp"]["notes"] and "camera CCM" in results["classic_isp"]["notes"]
     md = (out / "leaderboard.md").read_text()
-    assert "| microisp |" in md and "MicroISP 1.0" in md
+    assert "| microisp |" in md and "MicroISP 1.0" in md and "Scored on embedded val photo" in md
+    assert "Test PSNR / SSIM" in md
     html = (out / "leaderboard.html").read_text()
     assert "data:image/png;base64," in html
 
@@ -47,13 +46,22 @@ def test_rerun_skips_finished_models(challenge_out, capsys):
     assert (out / "models/microisp/result.json").stat().st_mtime_ns == before
 
 
-def test_budget_cuts_recipe():
+def test_quick_budget_plans():
     cfg = challenge_config("microisp", BUDGETS["quick"], None)
-    assert cfg.total_steps == BUDGETS["quick"].steps and len(cfg.stages) == 2
-    assert cfg.optim.lr == pytest.approx(1e-3)  # recipe lr 1e-4 x the quick budget's lr_scale 10
-    pynet = challenge_config("pynetv2_mobile", BUDGETS["quick"], None)
-    assert [s.lr for s in pynet.stages] == [None, pytest.approx(5e-4), pytest.approx(5e-4)]
-    assert challenge_config("pynetv2_mobile", BUDGETS["tiny"], None).total_steps == 3  # one per stage
+    plan = QUICK_PLANS["microisp"]
+    assert cfg.total_steps == plan.steps and len(cfg.stages) == 1
+    assert cfg.optim.lr == plan.lr and cfg.optim.eps == plan.eps and cfg.schedule.name == "cosine"
+    assert [t.name for t in cfg.stages[0].losses] == ["l1", "ssim"]
+    assert cfg.data.patch == 160 and cfg.data.path is None  # the embedded stream
+    pynet = challenge_config("pynetv2_mobile", BUDGETS["quick"], "/data")
+    assert pynet.stages[0].objective.name == "supervised" and pynet.data.path == "/data"
+    full = challenge_config("pynetv2_mobile", BUDGETS["full"], None)
+    assert [s.objective.name for s in full.stages] == ["multilevel"] * 3  # the recipe's own schedule
+
+
+def test_patch_is_fitted_to_the_model():
+    assert challenge_config("microisp", BUDGETS["tiny"], None).data.patch == 158  # attention needs >= 79 packed
+    assert challenge_config("casia_student", BUDGETS["tiny"], None).data.patch % 32 == 0
 
 
 @pytest.mark.parametrize("model", DEFAULT_MODELS)
@@ -62,10 +70,25 @@ def test_default_recipes_need_no_external_files(model):
     from isplab import create_model
     from isplab.train.objectives import create_objective
 
-    cfg = challenge_config(model, BUDGETS["tiny"], None)
-    net = create_model(model)
-    for stage in cfg.stages:
-        create_objective(stage.objective.name, cfg=cfg, model=net, stage=stage, **stage.objective.kwargs)
+    for budget in ("quick", "full"):
+        cfg = challenge_config(model, BUDGETS[budget], None)
+        net = create_model(model)
+        for stage in cfg.stages:
+            create_objective(stage.objective.name, cfg=cfg, model=net, stage=stage, **stage.objective.kwargs)
+
+
+def test_cli_defaults_match_the_library():
+    """The CLI spells its defaults out (building the parser must not import torch): they must not drift."""
+    import argparse
+
+    from isplab.cli import challenge as cli
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    cli.add_parser(sub)
+    parser = sub.choices["challenge"]
+    defaults = {a.dest: a for a in parser._actions}
+    assert defaults["models"].default.split(",") == list(DEFAULT_MODELS)
+    assert defaults["budget"].choices == list(BUDGETS)
 
 
 def test_unknown_model_fails_fast(tmp_path, capsys):

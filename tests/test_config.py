@@ -63,3 +63,50 @@ def test_bad_yaml_file_named(tmp_path):
     bad.write_text("model: [unclosed")
     with pytest.raises(ConfigError, match="bad.yml"):
         load_yaml(TrainConfig, bad)
+
+
+def test_numeric_strings_are_numbers():
+    """YAML 1.1 reads ``lr: 1e-4`` (no dot) as a string; it must still be the number."""
+    cfg = from_dict(TrainConfig, {"optim": {"lr": "1e-4"}, "data": {"batch_size": "4"}})
+    assert cfg.optim.lr == pytest.approx(1e-4) and cfg.data.batch_size == 4
+    with pytest.raises(ConfigError, match=r"config\.optim\.lr: expected a number, got 'fast'"):
+        from_dict(TrainConfig, {"optim": {"lr": "fast"}})
+    with pytest.raises(ConfigError, match=r"config\.data\.batch_size: expected a number, got True"):
+        from_dict(TrainConfig, {"data": {"batch_size": True}})
+
+
+@pytest.mark.parametrize(("data", "match"), [
+    ({"ckpt_every": 0}, r"config: ckpt_every must be >= 1, got 0"),
+    ({"val_every": -1}, "val_every must be >= 1"),
+    ({"data": {"batch_size": 0}}, r"config\.data: batch_size must be >= 1, got 0"),
+    ({"data": {"batch_size": -2}}, "batch_size must be >= 1"),
+    ({"data": {"val_fraction": 1.5}}, r"val_fraction must be in \(0, 1\), got 1.5"),
+    ({"data": {"patch": 31}}, "patch must be an even size"),
+    ({"optim": {"lr": 0}}, r"config\.optim: lr must be > 0, got 0"),
+    ({"optim": {"lr": -1e-3}}, "lr must be > 0"),
+    ({"optim": {"betas": [0.9, 1.5]}}, "betas must be two values"),
+    ({"stages": []}, "at least one stage"),
+    ({"stages": [{"steps": 0}]}, r"config\.stages\[0\]: steps must be >= 1, got 0"),
+    ({"stages": [{"steps": 5, "lr": 0}]}, "lr must be > 0"),
+    ({"schedule": {"name": "linear"}}, "name must be constant, cosine or step"),
+    ({"ema": {"decay": 1.0}}, r"decay must be in \[0, 1\)"),
+    ({"data": {"stream": {"recolour": 2}}}, r"config\.data\.stream: recolour is a probability"),
+])
+def test_every_field_is_range_checked(data, match):
+    with pytest.raises(ConfigError, match=match):
+        from_dict(TrainConfig, data)
+
+
+def test_cli_rejects_bad_numbers_in_one_line(tmp_path, capsys):
+    from isplab.cli import main
+
+    for argv, match in ((["--steps", "-3"], "--steps must be >= 1, got -3"), (["--steps", "0"], "--steps must be"),
+                        (["--batch-size", "0"], "--batch-size must be >= 1, got 0")):
+        assert main(["train", "--model", "mialgo_3conv", "--out", str(tmp_path / "r"), *argv]) == 2
+        err = capsys.readouterr().err
+        assert match in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "bad.yml").write_text("model: mialgo_3conv\nckpt_every: 0\n")
+    assert main(["train", "--config", str(tmp_path / "bad.yml"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yml: ckpt_every must be >= 1, got 0" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()  # nothing was written

@@ -110,12 +110,38 @@ def test_reference_handling():
         Leaderboard(rows, reference="b")
 
 
+def _with_classic(classic_psnr: float, micro_psnr: float) -> list[dict]:
+    return [{"model": "microisp", "psnr": micro_psnr, "cpu_runtime_ms": 400.0},
+            {"model": "mialgo_3conv", "psnr": 27.0, "cpu_runtime_ms": 30.0, "delta_e": 4.0},
+            {"model": "classic_isp", "psnr": classic_psnr, "notes": "Menon 2007 demosaic, grey-world WB",
+             "extra": {"scored_on": "embedded test photo(s) motorcycle_left"}}]
+
+
+def test_reference_must_beat_the_classical_row():
+    board = Leaderboard(_with_classic(20.0, 24.0))  # microisp +4 dB: the baseline is meaningful
+    assert board.reference == "microisp"
+    assert board.gain(next(r for r in board.rows if r.model == "mialgo_3conv")) == pytest.approx(7.0)
+    board = Leaderboard(_with_classic(20.0, 21.0))  # microisp only +1 dB: the best classical-beater instead
+    assert board.reference == "mialgo_3conv" and "mialgo_3conv, the best model beating" in board.to_markdown()
+    board = Leaderboard(_with_classic(30.0, 21.0))  # nothing beats the classical ISP: no relative column
+    assert board.reference is None and all(r.relative_score is None for r in board.rows)
+    assert "compares failures" in board.to_markdown()
+
+
+def test_markdown_says_what_was_scored_and_how_the_classical_row_worked():
+    md = Leaderboard(_with_classic(20.0, 24.0)).to_markdown()
+    assert "Scored on embedded test photo(s) motorcycle_left (never trained on)." in md
+    assert "classic_isp: Menon 2007 demosaic, grey-world WB." in md
+    assert "| mialgo_3conv | PyTorch -> LiteRT | — | 27.00 | — | 4.00 | +7.00 |" in md
+    assert "ΔE2000" in md and "vs classical" in md
+
+
 def test_markdown_has_table1_columns_and_seed_rows(results_dir):
     md = Leaderboard(load_results([results_dir])).to_markdown()
     header = next(line for line in md.splitlines() if line.startswith("| Model |"))
     for column in (*TABLE1_COLUMNS, "Relative Score", "GPU audit"):
         assert column in header
-    assert "| smallnet | PyTorch -> LiteRT | 0.020 | 23.37 | 0.8300 | 100.0 |" in md
+    assert "| smallnet | PyTorch -> LiteRT | 0.020 | 23.37 | 0.8300 | — | — | 100.0 |" in md
     seed_header = next(line for line in md.splitlines() if line.startswith("| Team |"))
     assert all(c in seed_header for c in COLUMNS)
     for row in TABLE1:

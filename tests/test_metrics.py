@@ -143,3 +143,28 @@ def test_metric_accumulator_over_batches():
 def test_metric_accumulator_unknown_metric():
     with pytest.raises(IsplabError, match="psnr"):
         MetricAccumulator(("lpips",))
+
+
+def test_delta_e_equals_scikit_image_ciede2000():
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    from isplab.metrics import delta_e
+
+    g = torch.Generator().manual_seed(5)
+    pred, target = torch.rand(3, 3, 12, 10, generator=g), torch.rand(3, 3, 12, 10, generator=g)
+    per_image = delta_e(pred, target, reduction="none")
+    for i in range(3):
+        expected = deltaE_ciede2000(rgb2lab(pred[i].permute(1, 2, 0).double().numpy()),
+                                    rgb2lab(target[i].permute(1, 2, 0).double().numpy())).mean()
+        assert per_image[i].item() == pytest.approx(expected, rel=1e-6)
+    assert delta_e(target, target).item() == 0.0
+    grey, warm = torch.full((1, 3, 4, 4), 0.5), torch.tensor([0.55, 0.5, 0.45]).view(1, 3, 1, 1).expand(1, 3, 4, 4)
+    assert 2 < delta_e(warm, grey).item() < 10  # a visible cast is a few units
+
+
+def test_ssim_fast_path_matches_the_exact_one():
+    g = torch.Generator().manual_seed(6)
+    pred = torch.rand(2, 3, 40, 56, generator=g)
+    target = (pred + 0.1 * torch.randn(2, 3, 40, 56, generator=g)).clamp(0, 1)
+    torch.testing.assert_close(ssim(pred, target, fast=True, reduction="none"),
+                               ssim(pred, target, reduction="none"), atol=1e-5, rtol=0)

@@ -34,3 +34,13 @@ def test_a_subcommand_builds_only_its_own_parser():
             "    pass\nprint('torch' in sys.modules, 'numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.strip().splitlines()[-1] == "False False"
+
+
+def test_top_level_help_and_every_command_help_load_no_torch():
+    from isplab.cli import build_parser
+
+    commands = [a for a in build_parser()._actions if a.dest == "command"][0].choices
+    code = ("import sys\nfrom isplab.cli import main\nfor argv in [['--help']] + [[c, '--help'] for c in sys.argv[1:]]:\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\nprint('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, *commands], capture_output=True, text=True).stdout
+    assert out.strip().splitlines()[-1] == "False"

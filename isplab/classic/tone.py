@@ -1,10 +1,10 @@
-"""Tone stages on images in [0, 1]: sRGB transfer function (and its inverse), optional tone curve.
+"""Tone stages on images in [0, 1]: exposure, the sRGB transfer function, and a global tone curve.
 
 >>> import torch
->>> srgb_gamma(torch.tensor([0.0, 0.18, 1.0]))
-tensor([0.0000, 0.4614, 1.0000])
 >>> tone_curve(torch.tensor([0.25]), [0.0, 0.8, 1.0])  # knots at 0, 0.5, 1
 tensor([0.4000])
+>>> float(auto_exposure(torch.full((1, 3, 2, 2), 0.09))[0])
+2.0
 """
 
 from __future__ import annotations
@@ -14,23 +14,17 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-_SRGB_LINEAR_LIMIT = 0.0031308
+#: Mean linear luminance :func:`auto_exposure` brings a frame to (18% grey, the photographic middle grey).
+MIDDLE_GREY = 0.18
+
+_LUMA = (0.2126, 0.7152, 0.0722)  # linear sRGB -> Y
 
 
-def srgb_gamma(linear: Tensor) -> Tensor:
-    """Linear -> sRGB-encoded (IEC 61966-2-1). Input clipped to [0, 1]; differentiable."""
-    x = linear.clamp(0.0, 1.0)
-    # The power branch is evaluated everywhere by torch.where: keep its input away from 0 so its
-    # gradient stays finite (an inf there would turn the masked-out gradient into NaN).
-    power = 1.055 * x.clamp_min(_SRGB_LINEAR_LIMIT).pow(1 / 2.4) - 0.055
-    return torch.where(x <= _SRGB_LINEAR_LIMIT, 12.92 * x, power)
-
-
-def srgb_degamma(encoded: Tensor) -> Tensor:
-    """sRGB-encoded -> linear, the inverse of :func:`srgb_gamma`."""
-    x = encoded.clamp(0.0, 1.0)
-    power = ((x.clamp_min(0.04045) + 0.055) / 1.055).pow(2.4)
-    return torch.where(x <= 0.04045, x / 12.92, power)
+def auto_exposure(linear: Tensor, target: float = MIDDLE_GREY, max_gain: float = 8.0) -> Tensor:
+    """Per-image gain ``(N,)`` bringing the mean luminance of linear sRGB ``(N, 3, H, W)`` to ``target``."""
+    luma = torch.tensor(_LUMA, dtype=linear.dtype, device=linear.device).view(1, 3, 1, 1)
+    mean = (linear.clamp(0, 1) * luma).sum(1).mean(dim=(1, 2))
+    return (target / mean.clamp_min(1e-6)).clamp(max=max_gain)
 
 
 def tone_curve(x: Tensor, curve: Tensor | Sequence[float]) -> Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 
@@ -13,10 +14,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     synth = actions.add_parser("synth", help="write raw/RGB pairs unprocessed from bundled photos")
     synth.add_argument("--out", required=True, help="new or empty folder to create")
     synth.add_argument("--n", type=int, default=64, help="number of training pairs (default 64)")
-    synth.add_argument("--val", type=int, default=0, help="extra held-out pairs in val/ (default 0: flat)")
+    synth.add_argument("--val", type=int, default=16,
+                       help="pairs of the validation photos in val/ (default 16; 0 with --test 0: a flat folder)")
+    synth.add_argument("--test", type=int, default=16, help="pairs of the test photos in test/ (default 16)")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--size", type=int, default=256, help="target / mosaic side in pixels (default 256)")
-    synth.add_argument("--camera", help="YAML/JSON camera parameters (see isplab.data.CameraParams)")
+    synth.add_argument("--camera", help="YAML/JSON camera family (see isplab.data.CameraFamily)")
     synth.add_argument("--overwrite", action="store_true", help="replace an existing synthetic dataset")
     synth.set_defaults(func=run_synth)
 
@@ -29,14 +32,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from isplab.data.synth import CameraParams, synthesize_dataset
+    from isplab.data import CameraFamily, synthesize_dataset
 
-    camera = CameraParams.load(args.camera) if args.camera else None
+    camera = CameraFamily.load(args.camera) if args.camera else None
     start = time.perf_counter()
     out = synthesize_dataset(args.out, n=args.n, seed=args.seed, camera=camera, size=args.size, val=args.val,
-                             overwrite=args.overwrite)
-    print(f"wrote {args.n + args.val} pairs to {out} in {time.perf_counter() - start:.1f}s "
-          f"(camera parameters in {out / 'camera.json'})")
+                             test=args.test, overwrite=args.overwrite)
+    print(f"wrote {args.n} training + {args.val} val + {args.test} test pairs (disjoint photos) to {out} in "
+          f"{time.perf_counter() - start:.1f}s (camera family, photo split and every pair in {out / 'camera.json'})")
     return 0
 
 
@@ -47,4 +50,6 @@ def run_check(args: argparse.Namespace) -> int:
     print(f"{summaries[0].root}: {summaries[0].layout.describe()} - {summaries[0].layout.description}")
     for summary in summaries:
         print(f"  {summary}")
+        if summary.warning:
+            print(f"warning: {summary.warning}", file=sys.stderr)
     return 0

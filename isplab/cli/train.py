@@ -6,10 +6,10 @@ import argparse
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from isplab.config import load_yaml
-from isplab.train.config import TrainConfig
-from isplab.train.recipes import load_train_config
+if TYPE_CHECKING:
+    from isplab.train.config import TrainConfig
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
+    from isplab.config import check, load_yaml
+    from isplab.train.config import TrainConfig
+    from isplab.train.recipes import load_train_config
+
     saved = Path(args.out) / "config.yml"
     if args.resume and args.config is None and saved.is_file():
         cfg = load_yaml(TrainConfig, saved)
@@ -36,11 +40,13 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
         cfg = replace(cfg, model=args.model)
     if args.data:
         cfg = replace(cfg, data=replace(cfg.data, path=args.data))
-    if args.batch_size:
+    if args.batch_size is not None:
+        check(args.batch_size >= 1, f"--batch-size must be >= 1, got {args.batch_size}")
         cfg = replace(cfg, data=replace(cfg.data, batch_size=args.batch_size))
     if args.seed is not None:
         cfg = replace(cfg, seed=args.seed)
-    if args.steps:
+    if args.steps is not None:
+        check(args.steps >= 1, f"--steps must be >= 1, got {args.steps}")
         cfg = cfg.with_total_steps(args.steps)
     return cfg
 
@@ -51,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     result = train(resolve_config(args), args.out, resume=args.resume, progress=not args.no_progress)
     if os.environ.get("RANK", "0") != "0":  # torchrun: one summary line, from rank 0
         return 0
-    shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if k in ("psnr", "ssim"))
-    print(f"trained {result.step} steps in {result.seconds:.1f}s -> {result.run_dir} ({shown})")
+    if result.already_finished:
+        print(f"{result.run_dir}: already finished ({result.step} steps); nothing to do")
+        return 0
+    shown = ", ".join(f"{k} {result.metrics[k]:.4f}" for k in ("psnr", "ssim", "delta_e") if k in result.metrics)
+    print(f"trained to step {result.step} in {result.metrics['train_s']:.1f}s (+{result.metrics['val_s']:.1f}s "
+          f"validation) -> {result.run_dir} (val {shown})")
     return 0

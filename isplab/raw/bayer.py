@@ -16,8 +16,12 @@ Models (torch) take the packed layout batched: ``(N, 4, H/2, W/2)`` float32 in [
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # torch stays unimported on the LiteRT-only paths (develop with a .tflite)
+    from torch import Tensor
 
 #: The MAI / Zurich datasets store 10-bit values in 16-bit PNGs and divide by 4 * 255.
 MAI_WHITE_LEVEL = 4 * 255
@@ -83,33 +87,35 @@ def unpack(packed: np.ndarray, cfa: CFA | str = CFA.RGGB) -> np.ndarray:
 CANONICAL_RGB_INDEX = (2, 1, 0, 1)
 
 
-def mosaic_rgb(rgb: np.ndarray, cfa: CFA | str = CFA.RGGB) -> np.ndarray:
-    """Sample a full-colour image ``(..., 3, H, W)`` through a CFA -> mosaic ``(..., H, W)``.
+def pack_rgb(rgb: Tensor, cfa: CFA | str = CFA.RGGB) -> Tensor:
+    """Sample a full-colour image ``(..., 3, H, W)`` through a CFA and pack it: ``(..., 4, H/2, W/2)``.
 
-    Each photosite keeps only the colour its filter passes (what a sensor records); used to synthesise raw
-    data from RGB. ``H`` and ``W`` must be even.
+    Each photosite keeps only the colour its filter passes (what a sensor records), so this is
+    ``pack(mosaic)`` of the mosaic the sensor would give; used to synthesise raw data from RGB.
     """
-    if rgb.ndim < 3 or rgb.shape[-3] != 3:
-        raise ValueError(f"expected an RGB image (..., 3, H, W), got shape {rgb.shape}")
-    _check_mosaic(rgb[(0,) * (rgb.ndim - 2)])
-    mosaic = np.empty(rgb.shape[:-3] + rgb.shape[-2:], dtype=rgb.dtype)
-    for colour, (dy, dx) in zip(CANONICAL_RGB_INDEX, CFA.parse(cfa).offsets, strict=True):
-        mosaic[..., dy::2, dx::2] = rgb[..., colour, dy::2, dx::2]
-    return mosaic
+    if rgb.ndim < 3 or rgb.shape[-3] != 3 or rgb.shape[-1] % 2 or rgb.shape[-2] % 2:
+        raise ValueError(f"expected an RGB image (..., 3, H, W) with even H and W, got shape {tuple(rgb.shape)}")
+    import torch
+
+    planes = [rgb[..., colour, dy::2, dx::2]
+              for colour, (dy, dx) in zip(CANONICAL_RGB_INDEX, CFA.parse(cfa).offsets, strict=True)]
+    return torch.stack(planes, dim=-3)
 
 
-def normalize(raw: np.ndarray, black_level: float | np.ndarray, white_level: float) -> np.ndarray:
-    """``(raw - black) / (white - black)`` clipped to [0, 1], as float32.
+def normalize(raw: np.ndarray, black_level: float | np.ndarray, white_level: float, clip: bool = True
+              ) -> np.ndarray:
+    """``(raw - black) / (white - black)`` as float32, clipped to [0, 1] unless ``clip=False``.
 
     ``black_level`` is a scalar or an array broadcastable to ``raw`` (e.g. a per-photosite black map from
-    :func:`black_level_map`).
+    :func:`black_level_map`). The challenge datasets are read with ``black 0, white 1020, clip=False``,
+    exactly the official loaders' maths.
     """
     black = np.asarray(black_level, dtype=np.float32)
     scale = np.float32(white_level) - black
     if np.any(scale <= 0):
         raise ValueError(f"white level {white_level} must exceed black level {black_level}")
     out = (raw.astype(np.float32) - black) / scale
-    return np.clip(out, 0.0, 1.0, out=out)
+    return np.clip(out, 0.0, 1.0, out=out) if clip else out
 
 
 def black_level_map(shape: tuple[int, int], cfa: CFA | str, black_bgrg: tuple[float, ...]) -> np.ndarray:
@@ -130,22 +136,17 @@ _SWAP_GREENS = [0, 3, 2, 1]
 DIHEDRAL = [(t, fv, fh) for t in (False, True) for fv in (False, True) for fh in (False, True)]
 
 
-def augment_pair(
-    packed: np.ndarray, target: np.ndarray, index: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Apply dihedral transform ``index`` (0..7; 0 is identity) to packed ``(4, h, w)`` and ``(C, H, W)``.
-
-    Covers horizontal/vertical flips and 90-degree rotations. Returns contiguous copies.
-    """
+def augment_pair(packed: Tensor, target: Tensor, index: int) -> tuple[Tensor, Tensor]:
+    """Apply dihedral transform ``index`` (0..7; 0 is identity) to packed ``(..., 4, h, w)`` and its target
+    ``(..., C, H, W)`` (leading batch dimensions allowed). Covers flips and 90-degree rotations."""
     transpose, flip_v, flip_h = DIHEDRAL[index]
     if transpose:
-        packed = packed.transpose(0, 2, 1)[_SWAP_GREENS]
-        target = target.transpose(0, 2, 1)
-    if flip_v:
-        packed, target = packed[:, ::-1], target[:, ::-1]
-    if flip_h:
-        packed, target = packed[:, :, ::-1], target[:, :, ::-1]
-    return np.ascontiguousarray(packed), np.ascontiguousarray(target)
+        packed = packed.transpose(-1, -2)[..., _SWAP_GREENS, :, :]
+        target = target.transpose(-1, -2)
+    dims = [d for d, flip in ((-2, flip_v), (-1, flip_h)) if flip]
+    if dims:
+        packed, target = packed.flip(dims), target.flip(dims)
+    return packed.contiguous(), target.contiguous()
 
 
 def mosaic_cfa_after(cfa: CFA | str, index: int, shape: tuple[int, int]) -> CFA:

@@ -124,6 +124,8 @@ def load_png_mosaic(path: Path) -> np.ndarray:
             array = np.asarray(image)
     except DataError:
         raise
+    except PermissionError:
+        raise DataError(path, "cannot read this file (permission denied)", "fix its permissions") from None
     except (OSError, SyntaxError, ValueError) as exc:  # Pillow's errors for corrupt / truncated files
         raise DataError(path, f"cannot decode PNG ({exc})",
                         "the file is truncated or corrupt; re-export it") from None

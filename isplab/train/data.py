@@ -1,17 +1,92 @@
-"""Datasets for a training run: the configured folder (or the embedded default data), split train/val."""
+"""The data of a training run: a step-indexed training stream and the validation images, never the same photos.
+
+``data.path: null`` -> the embedded stream (:class:`~isplab.data.SyntheticStream`) and the embedded val
+photos; a folder -> :class:`~isplab.data.sources.FolderStream` over its training pairs and its validation
+pairs (:func:`~isplab.data.splits.folder_splits`).
+"""
 
 from __future__ import annotations
 
-from torch.utils.data import Dataset
+from dataclasses import dataclass
+from typing import Protocol
 
-from isplab.data import PairedRawDataset, ensure_default_data, split_indices
+from torch import Tensor
+
+from isplab.classic import ClassicISP
+from isplab.data import CameraFamily, SyntheticStream
+from isplab.data.sources import FolderStream
+from isplab.data.splits import EvalSet, folder_splits
+from isplab.data.synth import read_info
+from isplab.errors import DataError
 from isplab.train.config import DataConfig
 
+#: Training crop of the embedded stream when ``data.patch`` is null.
+DEFAULT_PATCH = 128
 
-def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
-    """``(train, val)`` datasets; ``cfg.path`` None means the embedded default data (synthesised once)."""
-    root = cfg.path if cfg.path is not None else ensure_default_data(n=cfg.synth_n)
-    full = PairedRawDataset(root)
-    train_idx, val_idx = split_indices(len(full), cfg.val_fraction, seed)
-    return (PairedRawDataset(root, indices=train_idx, crop=cfg.crop),
-            PairedRawDataset(root, indices=val_idx, crop=cfg.crop))
+
+class BatchSource(Protocol):
+    def batch(self, step: int, size: int) -> tuple[Tensor, Tensor]: ...
+
+
+@dataclass
+class RunData:
+    """``train.batch(step, size)``; ``val`` (capped at ``data.val_max`` images) scored during training;
+    ``val_full`` and ``test`` (None when the data has no test split) for final scores."""
+
+    train: BatchSource
+    val: EvalSet
+    val_full: EvalSet
+    test: EvalSet | None
+    description: str
+
+
+def stream_camera(cfg: DataConfig) -> CameraFamily:
+    """The embedded stream's camera family: the default, an inline mapping, or a camera file."""
+    camera = cfg.stream.camera
+    if camera is None:
+        return CameraFamily()
+    if isinstance(camera, str):
+        return CameraFamily.load(camera)
+    return CameraFamily.from_dict(camera, "data.stream.camera")
+
+
+def build_run_data(cfg: DataConfig, seed: int, evaluation_seed: int = 0, validate: bool = True) -> RunData:
+    """The training stream and evaluation sets of ``cfg`` (see the module docstring).
+
+    A folder is checked up front (``validate``: every pair's headers), so a bad file stops the run before
+    the first step instead of halfway through."""
+    if cfg.batch_size < 1:
+        raise DataError(None, f"data.batch_size {cfg.batch_size} must be >= 1", "set a positive batch size")
+    if cfg.path is None:
+        camera = stream_camera(cfg)
+        s = cfg.stream
+        train = SyntheticStream(camera=camera, patch=cfg.patch or DEFAULT_PATCH, scale=s.scale, augment=cfg.augment,
+                                recolour=s.recolour if cfg.augment else 0.0, saturation=s.saturation, seed=seed)
+        val = EvalSet.embedded("val", camera, s.eval_cameras, evaluation_seed).centre_crop(cfg.val_crop)
+        test = EvalSet.embedded("test", camera, s.eval_cameras, evaluation_seed).centre_crop(cfg.val_crop)
+        return RunData(train, val, val, test, "embedded stream (photos: train split; camera family from config)")
+    parts = folder_splits(cfg.path, cfg.val_fraction, cfg.white_level)
+    if validate:
+        parts.validate()
+    train = FolderStream(parts.train, patch=cfg.patch, augment=cfg.augment, seed=seed, cache_gb=cfg.cache_gb)
+    val_full = EvalSet.folder(parts.val, "val", parts.val_rule).centre_crop(cfg.val_crop)
+    val = EvalSet.folder(parts.val, "val", parts.val_rule, limit=cfg.val_max).centre_crop(cfg.val_crop)
+    test = EvalSet.folder(parts.test, "test").centre_crop(cfg.val_crop) if parts.test is not None else None
+    return RunData(train, val, val_full, test, f"{cfg.path}: {len(parts.train)} training pairs")
+
+
+def classic_for(cfg: DataConfig) -> ClassicISP:
+    """The classical ISP as an engineer would set it up for this data, knowing what the data carries.
+
+    The embedded stream and synthetic folders (``camera.json``) give the camera's colour matrix and its
+    nominal exposure; other folders give nothing, so no CCM and auto exposure. White balance is always
+    estimated per image (grey-world): dataset pairs carry no as-shot neutral.
+    """
+    if cfg.path is None:
+        camera, source = stream_camera(cfg), "embedded camera family"
+    else:
+        info = read_info(cfg.path)
+        if info is None:
+            return ClassicISP(exposure=None)
+        camera, source = CameraFamily.from_dict(info, "camera.json"), "camera.json"
+    return ClassicISP(ccm=camera.nominal_cam_to_srgb, exposure=camera.nominal_exposure, ccm_source=source)

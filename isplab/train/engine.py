@@ -17,29 +17,31 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from isplab.atomic import write_text_atomic
+from isplab.atomic import check_writable, remove_stale_temps, write_text_atomic
 from isplab.config import dump_yaml, to_dict
+from isplab.data.splits import EvalSet
 from isplab.errors import IsplabError
 from isplab.evaluate import evaluate
 from isplab.models import create_model
 from isplab.models.ops import finest_output
-from isplab.models.weights import load_checkpoint, save_checkpoint
-from isplab.raw.bayer import DIHEDRAL, augment_pair
+from isplab.models.weights import load_checkpoint, load_weights, save_checkpoint
 from isplab.train.config import TrainConfig
-from isplab.train.data import build_datasets
+from isplab.train.data import BatchSource, build_run_data
 from isplab.train.ema import WeightEMA
+from isplab.train.guards import check_step, check_weights, collapse_warning, constant_image_psnr
 from isplab.train.objectives import create_objective
 
 
@@ -49,52 +51,31 @@ class TrainResult:
     step: int
     metrics: dict[str, float]
     seconds: float
+    already_finished: bool = False
 
 
-class _StepBatches:
-    """Batch sampler: ``[(index, aug), ...]`` for steps ``start..end``, a pure function of the seed."""
-
-    def __init__(self, n: int, batch_size: int, seed: int, start: int, end: int, augment: bool):
-        self.n, self.batch_size, self.seed = n, batch_size, seed
-        self.start, self.end, self.augment = start, end, augment
-
-    def _epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng([self.seed, epoch])
-        aug = rng.integers(0, len(DIHEDRAL), self.n) if self.augment else np.zeros(self.n, dtype=int)
-        return rng.permutation(self.n), aug
-
-    def __len__(self) -> int:
-        return self.end - self.start
-
-    def __iter__(self):
-        cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for step in range(self.start, self.end):
-            batch = []
-            for flat in range(step * self.batch_size, (step + 1) * self.batch_size):
-                epoch, pos = divmod(flat, self.n)
-                if epoch not in cache:
-                    cache.clear()
-                    cache[epoch] = self._epoch(epoch)
-                perm, aug = cache[epoch]
-                batch.append((int(perm[pos]), int(aug[pos])))
-            yield batch
+def _check_run_dir(run_dir: Path, resume: bool) -> Path:
+    """The run's ``last.pt``; fail before any work on a run dir that cannot be (re)used."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise IsplabError(f"{run_dir}: exists and is not a folder. Choose another --out for the run")
+    last = run_dir / "checkpoints" / "last.pt"
+    if not resume and last.exists():
+        raise IsplabError(f"{run_dir}: already holds a training run. Pass --resume to continue it, "
+                          "or choose another --out")
+    if resume and not last.is_file():
+        raise IsplabError(f"{run_dir}: no checkpoints/last.pt to resume. Start it without --resume")
+    check_writable(run_dir / "config.yml", "run folder")
+    return last
 
 
-class _RankSlice:
-    """Distributed sampler: rank ``rank``'s contiguous ``1/world`` slice of each global step batch."""
-
-    def __init__(self, batches: _StepBatches, rank: int, world: int):
-        if batches.batch_size % world:
-            raise ValueError(f"global batch {batches.batch_size} is not divisible by {world} processes")
-        self.batches, self.rank, self.per_rank = batches, rank, batches.batch_size // world
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __iter__(self):
-        lo = self.rank * self.per_rank
-        for batch in self.batches:
-            yield batch[lo:lo + self.per_rank]
+def _keep_metrics_until(path: Path, step: int) -> None:
+    """Drop ``metrics.jsonl`` records after ``step``: a resumed run writes them again (no duplicates)."""
+    if not path.is_file():
+        return
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = [line for line in lines if json.loads(line).get("step", 0) <= step]
+    if len(kept) != len(lines):
+        write_text_atomic(path, "".join(f"{line}\n" for line in kept))
 
 
 @dataclass(frozen=True)
@@ -135,32 +116,37 @@ def _average_gradients(params: list[nn.Parameter], world: int) -> None:
             p.grad /= world
 
 
-class _Augmented(Dataset):
-    """Indexable by ``(index, dihedral transform)``: applies the CFA-consistent transform to a pair."""
+class _Steps(Dataset):
+    """Batch ``start + i`` of a source as item ``i``, for DataLoader workers (``data.num_workers > 0``)."""
 
-    def __init__(self, base: Dataset):
-        self.base = base
+    def __init__(self, source: BatchSource, size: int, start: int, end: int):
+        self.source, self.size, self.start, self.end = source, size, start, end
 
     def __len__(self) -> int:
-        return len(self.base)
+        return self.end - self.start
 
-    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        index, aug = key
-        raw, target = self.base[index]
-        if aug:
-            raw, target = (torch.from_numpy(a) for a in augment_pair(raw.numpy(), target.numpy(), aug))
-        return raw, target
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.source.batch(self.start + i, self.size)
 
 
-def make_loader(train_set: Dataset, cfg: TrainConfig, start: int, end: int, rank: int = 0,
-                world: int = 1) -> DataLoader:
-    """The training batches of global steps ``start..end`` (augmented, deterministic for ``cfg.seed``).
+def step_batches(source: BatchSource, cfg: TrainConfig, start: int, end: int, rank: int = 0, world: int = 1
+                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """This rank's slice of the global batches of steps ``start..end``.
 
-    With ``world`` processes the global batch is ``world * cfg.data.batch_size``; this rank gets its slice.
+    The global batch of a step is ``world * cfg.data.batch_size`` pairs drawn exactly as one process with that
+    batch size would draw them; rank ``r`` takes the ``r``-th slice. Batches are made in this process
+    (cheapest on a 2-core CPU: worker processes measured slower there), or by ``data.num_workers`` workers.
     """
-    batches = _StepBatches(len(train_set), world * cfg.data.batch_size, cfg.seed, start, end, cfg.data.augment)
-    sampler = batches if world == 1 else _RankSlice(batches, rank, world)
-    return DataLoader(_Augmented(train_set), batch_sampler=sampler, num_workers=cfg.data.num_workers)
+    per_rank = cfg.data.batch_size
+    size = world * per_rank
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
+    if cfg.data.num_workers:
+        batches = DataLoader(_Steps(source, size, start, end), batch_size=None, num_workers=cfg.data.num_workers)
+    else:
+        batches = (source.batch(step, size) for step in range(start, end))
+    lo = rank * per_rank
+    for raw, target in batches:
+        yield raw[lo:lo + per_rank], target[lo:lo + per_rank]
 
 
 def lr_factor(cfg: TrainConfig, step: int) -> float:
@@ -198,10 +184,11 @@ def train(
     """
     run_dir = Path(run_dir)
     ckpt_dir = run_dir / "checkpoints"
-    last = ckpt_dir / "last.pt"
-    if not resume and last.exists():
-        raise IsplabError(f"{run_dir}: already holds a training run. Pass --resume to continue it, "
-                          "or choose another --out")
+    last = _check_run_dir(run_dir, resume)
+    if resume:
+        state = load_checkpoint(last)
+        if state["step"] >= cfg.total_steps:
+            return TrainResult(run_dir, state["step"], state.get("metrics", {}), 0.0, already_finished=True)
     ddp = _init_distributed()
     if ddp.world > 1:
         dist.barrier()  # every rank has checked run_dir before rank 0 writes into it
@@ -209,46 +196,53 @@ def train(
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)  # model init; the data stream has its own seeded generators
     model = create_model(cfg.model, **cfg.model_kwargs).to(ddp.device)
-    train_set, val_set = build_datasets(cfg.data, cfg.seed)
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    data = build_run_data(cfg.data, cfg.seed)
     objectives = nn.ModuleList(
         create_objective(s.objective.name, cfg=cfg, model=model, stage=s, **s.objective.kwargs) for s in cfg.stages
     ).to(ddp.device)
     params = [*model.parameters(), *objectives.parameters()]
-    optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, betas=cfg.optim.betas,
-                                 weight_decay=cfg.optim.weight_decay)
+    # The fused kernel: one pass over all parameters per step (CPU and CUDA).
+    optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, betas=cfg.optim.betas, eps=cfg.optim.eps,
+                                 weight_decay=cfg.optim.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(cfg, s))
     ema = WeightEMA(model, cfg.ema.decay)
-    step, best = 0, -math.inf
+    step, best, train_s0 = 0, -math.inf, 0.0
     if resume:
-        state = load_checkpoint(last)
-        model.load_state_dict(state.get("live_model", state["model"]))  # live_model: saved with EMA on
+        load_weights(model, state.get("live_model", state["model"]), last, state["model_name"])
         ema.load_state_dict(state.get("ema", {}))
         objectives.load_state_dict(state["objectives"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         step, best = state["step"], state.get("best_psnr", -math.inf)
+        train_s0 = state.get("train_s", 0.0)
     # DDP syncs the model's gradients during backward; unused outputs (multi-level heads) are allowed.
     net = model if ddp.world == 1 else nn.parallel.DistributedDataParallel(
         model, device_ids=[ddp.device.index] if ddp.device.type == "cuda" else None, find_unused_parameters=True)
     if ddp.main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (run_dir, ckpt_dir):
+            remove_stale_temps(folder)
         write_text_atomic(run_dir / "config.yml", dump_yaml(cfg))
+        _keep_metrics_until(run_dir / "metrics.jsonl", step)
 
     from torch.utils.tensorboard import SummaryWriter  # heavy import, only when training
 
     writer = SummaryWriter(str(run_dir / "tb"), purge_step=step if resume else None) if ddp.main else None
     end = cfg.total_steps if stop_after is None else min(cfg.total_steps, stop_after)
-    loader = make_loader(train_set, cfg, step, end, ddp.rank, ddp.world)
+    loader = step_batches(data.train, cfg, step, end, ddp.rank, ddp.world)
 
     def checkpoint(name: str, metrics: dict[str, float] | None = None) -> None:
         if not ddp.main:
             return
+        check_weights(model, step, run_dir)
         state = {"model_name": cfg.model, "model_kwargs": cfg.model_kwargs, "model": ema.weights(model),
                  "objectives": objectives.state_dict(), "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict(),
                  "rng": torch.get_rng_state(), "step": step, "best_psnr": best, "config": to_dict(cfg),
-                 "metrics": metrics or {}}
+                 "metrics": metrics or {}, "train_s": train_seconds()}
         if ema.enabled:
             state.update(live_model=model.state_dict(), ema=ema.state_dict())
         save_checkpoint(ckpt_dir / name, state)
@@ -260,21 +254,30 @@ def train(
             f.write(json.dumps(record) + "\n")
 
     metrics: dict[str, float] = {}
-    t0, data_wait = time.perf_counter(), 0.0
+    # Training time excludes validation (reported apart as val_s) and adds up over resumed sessions.
+    t0, data_wait, val_s = time.perf_counter(), 0.0, 0.0
+    constant_psnr: float | None = None
+
+    def train_seconds() -> float:
+        return train_s0 + time.perf_counter() - t0 - val_s
+
     model.train()
     bar = tqdm(total=end, initial=step, desc=f"train {cfg.model}", disable=not (progress and ddp.main),
                unit="step")
     fetch = time.perf_counter()
     for raw, target in loader:
         data_wait += time.perf_counter() - fetch
-        raw, target = raw.to(ddp.device), target.to(ddp.device)
-        objective = objectives[cfg.stages.index(cfg.stage_at(step))]
+        raw = raw.to(ddp.device, memory_format=memory_format)
+        target = target.to(ddp.device)
+        stage = cfg.stage_at(step)
+        objective = objectives[cfg.stages.index(stage)]
         objective.train()
         total, terms = objective(net, raw, target, step)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         if ddp.world > 1:
             _average_gradients(list(objectives.parameters()), ddp.world)
+        check_step(step, stage.name, total, terms, params, run_dir)
         optimizer.step()
         ema.update(model)
         scheduler.step()
@@ -287,9 +290,18 @@ def train(
             writer.add_scalar("train/lr", scheduler.get_last_lr()[0], step)
             bar.set_postfix(loss=f"{total.item():.4f}")
         if step % cfg.val_every == 0 or step == cfg.total_steps:
+            val_t0 = time.perf_counter()
             with ema.swapped(model):
-                metrics = _validate(model, val_set, cfg.data.batch_size, ddp)
+                metrics = _validate(model, data.val, cfg.data.batch_size, ddp, cfg.channels_last)
             model.train()
+            val_s += time.perf_counter() - val_t0
+            metrics.update(train_s=train_seconds(), val_s=val_s)
+            if ddp.main:
+                if constant_psnr is None:  # measured once, on the same images
+                    constant_psnr = constant_image_psnr(data.val, cfg.data.batch_size)
+                warning = collapse_warning(metrics["psnr"], constant_psnr, step)
+                if warning:
+                    tqdm.write(warning, file=sys.stderr)
             for name, value in metrics.items():
                 if writer is not None:
                     writer.add_scalar(f"val/{name}", value, step)
@@ -304,17 +316,19 @@ def train(
     if writer is not None:
         writer.close()
     seconds = time.perf_counter() - t0
-    return TrainResult(run_dir, step, {**metrics, "data_wait_s": data_wait, "train_s": seconds}, seconds)
+    return TrainResult(run_dir, step, {**metrics, "data_wait_s": data_wait, "train_s": train_seconds(),
+                                       "val_s": val_s}, seconds)
 
 
-def _validate(model: nn.Module, val_set: Dataset, batch_size: int, ddp: _Dist) -> dict[str, float]:
+def _validate(model: nn.Module, images: EvalSet, batch_size: int, ddp: _Dist, channels_last: bool
+              ) -> dict[str, float]:
     """Validation metrics: computed on rank 0, broadcast so every rank takes the same decisions."""
     metrics: dict[str, float] = {}
     if ddp.main and ddp.device.type == "cpu":
-        metrics = evaluate(model, val_set, batch_size=batch_size)
+        metrics = evaluate(model, images, batch_size=batch_size, channels_last=channels_last)
     elif ddp.main:  # evaluate() feeds CPU tensors: move them to the model's device and back
         model.eval()
-        metrics = evaluate(lambda x: finest_output(model(x.to(ddp.device))).cpu(), val_set, batch_size=batch_size)
+        metrics = evaluate(lambda x: finest_output(model(x.to(ddp.device))).cpu(), images, batch_size=batch_size)
     if ddp.world > 1:
         box = [metrics]
         dist.broadcast_object_list(box, src=0)

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from isplab.camera.adapt import (
     adapt,
@@ -19,7 +20,7 @@ from isplab.camera.adapt import (
 )
 from isplab.camera.profile import ULTRAISP_MAI_DOMAIN, RawDomain
 from isplab.errors import IsplabError
-from isplab.raw.bayer import CFA, black_level_map, mosaic_rgb, pack, unpack
+from isplab.raw.bayer import CFA, black_level_map, pack_rgb, unpack
 from isplab.raw.readers import RawImage
 
 # XYZ -> camera RGB of two made-up sensors (rows R, G, B), and their levels.
@@ -44,7 +45,7 @@ def camera_codes(xyz: np.ndarray, matrix: np.ndarray, levels: dict, gains=(1.0, 
     each photosite samples its own colour at its own position."""
     cam = np.einsum("oc,chw->ohw", matrix, xyz) * np.reshape(gains, (3, 1, 1))
     assert 0 < cam.min() and cam.max() < 1, "scene outside the synthetic camera's range"
-    signal = pack(mosaic_rgb(cam, CFA.RGGB), CFA.RGGB)
+    signal = pack_rgb(torch.from_numpy(cam), CFA.RGGB).numpy()
     black = np.reshape(levels["black"], (4, 1, 1))
     return (black + signal * (levels["white"] - black)).astype(np.float32)
 

@@ -1,6 +1,8 @@
-"""The classical reference ISP: stage by stage, then the whole pipeline, on synthetic and real data."""
+"""The classical reference ISP: stage by stage against colour-demosaicing and known inputs, then whole."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
@@ -11,14 +13,15 @@ from isplab.classic import (
     ClassicISP,
     apply_ccm,
     apply_white_balance,
-    bilinear_demosaic,
+    auto_exposure,
     classic_isp,
+    demosaic,
     grey_world_gains,
-    srgb_degamma,
-    srgb_gamma,
     to_mosaic,
     tone_curve,
+    white_patch_gains,
 )
+from isplab.colour import smoothstep, srgb_degamma, srgb_gamma
 from isplab.metrics import psnr
 from isplab.raw import bayer
 
@@ -40,32 +43,65 @@ def astronaut() -> np.ndarray:
     return skimage.data.astronaut().astype(np.float32) / 255.0
 
 
-def test_shapes_dtype_and_range():
-    packed = torch.rand(2, 4, 6, 10, generator=torch.Generator().manual_seed(0))
-    out = ClassicISP()(packed)
-    assert out.shape == (2, 3, 12, 20) and out.dtype == torch.float32
-    assert out.min() >= 0 and out.max() <= 1
-    assert bilinear_demosaic(packed.double()).dtype == torch.float64
+def colour_demosaicing():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import colour_demosaicing
+
+    return colour_demosaicing
+
+
+# ---- demosaic ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "reference"), [("menon", "demosaicing_CFA_Bayer_Menon2007"),
+                                                   ("malvar", "demosaicing_CFA_Bayer_Malvar2004"),
+                                                   ("bilinear", "demosaicing_CFA_Bayer_bilinear")])
+def test_demosaic_equals_colour_demosaicing(method, reference):
+    img = astronaut()[100:164, 200:296]
+    packed = mosaic_packed(img)
+    mosaic = bayer.unpack(packed[0].numpy(), "RGGB").astype(np.float64)
+    expected = getattr(colour_demosaicing(), reference)(mosaic, "RGGB").transpose(2, 0, 1)
+    out = demosaic(packed.double(), method)[0].numpy()
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+
+
+def test_menon_beats_bilinear_on_a_real_photo():
+    img = astronaut()
+    target = torch.from_numpy(img.transpose(2, 0, 1))[None]
+    packed = mosaic_packed(img)
+    scores = {m: psnr(demosaic(packed, m).clamp(0, 1), target).item() for m in ("bilinear", "menon")}
+    assert scores["bilinear"] > 25 and scores["menon"] > scores["bilinear"] + 3
+
+
+def test_to_mosaic_inverts_canonical_packing():
+    packed = mosaic_packed(astronaut()[:64, :96])
+    mosaic = torch.from_numpy(bayer.unpack(packed[0].numpy(), "RGGB"))
+    torch.testing.assert_close(to_mosaic(packed)[0, 0], mosaic, atol=0, rtol=0)
     with pytest.raises(ValueError, match=r"\(N, 4, h, w\)"):
-        bilinear_demosaic(torch.rand(4, 6, 6))
+        to_mosaic(torch.rand(4, 6, 6))
+    with pytest.raises(ValueError, match="unknown demosaic"):
+        demosaic(packed, "ahd")
 
 
-def test_flat_grey_raw_gives_grey_output():
-    out = classic_isp(torch.full((1, 4, 8, 8), 0.18))
-    expected = srgb_gamma(torch.tensor(0.18)).item()
-    torch.testing.assert_close(out, torch.full_like(out, expected))
+# ---- white balance ------------------------------------------------------------------------------------
 
 
 def test_grey_world_neutralises_a_colour_cast():
     planes = torch.tensor([0.1, 0.2, 0.4, 0.2])  # (B, G_r, R, G_b): a red cast
     packed = planes.view(1, 4, 1, 1).expand(1, 4, 8, 8)
     torch.testing.assert_close(grey_world_gains(packed), torch.tensor([[0.5, 1.0, 2.0]]))
-    out = ClassicISP(gamma=False)(packed)
+    out = ClassicISP(gamma=False, tone=None)(packed)
     torch.testing.assert_close(out, torch.full_like(out, 0.2))
-    # The same correction given as fixed gains; without it the cast stays.
-    torch.testing.assert_close(ClassicISP(wb_gains=(0.5, 1.0, 2.0), gamma=False)(packed), out)
-    cast = ClassicISP(wb_gains=(1.0, 1.0, 1.0), gamma=False)(packed)
-    assert cast[0, 0].mean() == pytest.approx(0.4) and cast[0, 2].mean() == pytest.approx(0.1)
+    torch.testing.assert_close(ClassicISP(wb_gains=(0.5, 1.0, 2.0), gamma=False, tone=None)(packed), out)
+
+
+def test_white_patch_takes_the_brightest_unclipped_pixels_as_white():
+    packed = torch.rand(1, 4, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.3
+    packed[:, :, 0, 0] = torch.tensor([0.4, 0.8, 0.6, 0.8])  # a white patch under a warm light
+    packed[:, :, 0, 1] = 1.0  # and a clipped pixel, ignored
+    gains = white_patch_gains(packed, percentile=100)
+    torch.testing.assert_close(gains, torch.tensor([[0.8 / 0.6, 1.0, 0.8 / 0.4]]))
 
 
 def test_white_balance_clips_and_takes_per_image_gains():
@@ -75,37 +111,7 @@ def test_white_balance_clips_and_takes_per_image_gains():
     assert out[1, 0].max() == pytest.approx(0.3)  # blue of image 1 halved
 
 
-def test_bilinear_demosaic_reproduces_linear_ramp():
-    h, w = 16, 24
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    ramps = np.stack([0.01 * yy + 0.02 * xx, 0.03 * yy + 0.005 * xx + 0.1, 0.5 - 0.01 * yy - 0.01 * xx], -1)
-    out = bilinear_demosaic(mosaic_packed(ramps).double())[0].numpy().transpose(1, 2, 0)
-    # Interior: every pixel's 3x3 neighbourhood exists. (Samples were rounded to float32 when packed.)
-    np.testing.assert_allclose(out[1:-1, 1:-1], ramps[1:-1, 1:-1], atol=1e-6)
-
-
-def test_bilinear_demosaic_of_a_real_photo():
-    """Linear data, demosaic alone: bilinear recovers a mosaicked photo to well above 25 dB."""
-    img = astronaut()
-    out = bilinear_demosaic(mosaic_packed(img))
-    target = torch.from_numpy(img.transpose(2, 0, 1))[None]
-    assert psnr(out, target).item() > 25.0
-    # Known samples pass through unchanged.
-    for (dy, dx), colour in zip(bayer.CFA.RGGB.offsets, (2, 1, 0, 1), strict=True):
-        torch.testing.assert_close(out[0, colour, dy::2, dx::2], target[0, colour, dy::2, dx::2])
-
-
-def test_to_mosaic_inverts_canonical_packing():
-    """The bridge to kornia's demosaic: packed planes back on the RGGB grid, as ``bayer.unpack`` does."""
-    packed = mosaic_packed(astronaut()[:64, :96])
-    mosaic = torch.from_numpy(bayer.unpack(packed[0].numpy(), "RGGB"))
-    torch.testing.assert_close(to_mosaic(packed)[0, 0], mosaic, atol=0, rtol=0)
-
-
-def test_pipeline_without_gamma_is_demosaic_on_real_photo():
-    packed = mosaic_packed(astronaut()[:128, :128])
-    out = ClassicISP(wb_gains=(1.0, 1.0, 1.0), gamma=False)(packed)
-    torch.testing.assert_close(out, bilinear_demosaic(packed).clamp(0, 1))
+# ---- colour, exposure, tone ---------------------------------------------------------------------------
 
 
 def test_ccm():
@@ -119,23 +125,60 @@ def test_ccm():
         apply_ccm(rgb, torch.eye(4))
 
 
+def test_auto_exposure_brings_the_mean_to_middle_grey():
+    linear = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(1)) * 0.05
+    gains = auto_exposure(linear)
+    luma = torch.tensor([0.2126, 0.7152, 0.0722]).view(1, 3, 1, 1)
+    means = ((linear * gains.view(-1, 1, 1, 1)) * luma).sum(1).mean(dim=(1, 2))
+    torch.testing.assert_close(means, torch.full((2,), 0.18))
+    assert auto_exposure(torch.zeros(1, 3, 2, 2)).item() == 8.0  # black frames: capped, not infinite
+
+
 def test_tone_stages():
     x = torch.linspace(0, 1, 101, dtype=torch.float64, requires_grad=True)
     torch.testing.assert_close(srgb_degamma(srgb_gamma(x)), x.detach())
     srgb_gamma(x).sum().backward()
     assert torch.isfinite(x.grad).all()  # also at 0, where x^(1/2.4) has an infinite slope
     torch.testing.assert_close(tone_curve(x.detach(), [0.0, 1.0]), x.detach())
-    assert tone_curve(torch.tensor([0.25, 0.75, 1.0]), [0.0, 0.8, 1.0]).tolist() == pytest.approx(
-        [0.4, 0.9, 1.0]
-    )
+    assert tone_curve(torch.tensor([0.25, 0.75, 1.0]), [0.0, 0.8, 1.0]).tolist() == pytest.approx([0.4, 0.9, 1.0])
 
 
-def test_pipeline_options_and_device_moves():
+# ---- the whole pipeline ------------------------------------------------------------------------------
+
+
+def test_flat_grey_raw_gives_grey_output():
+    out = classic_isp(torch.full((1, 4, 8, 8), 0.18), tone=None)
+    torch.testing.assert_close(out, torch.full_like(out, srgb_gamma(torch.tensor(0.18)).item()))
+    curved = classic_isp(torch.full((1, 4, 8, 8), 0.18))
+    torch.testing.assert_close(curved, smoothstep(out))
+
+
+def test_inverts_a_known_camera_exactly_on_flat_colours():
+    """A raw made by a known camera (gains, matrix, exposure) and developed with those: the scene back."""
+    from isplab.data.camera import CameraFamily
+
+    camera = CameraFamily()
+    scene = torch.tensor([0.2, 0.35, 0.5]).view(1, 3, 1, 1).expand(1, 3, 8, 8)  # linear sRGB
+    cam = torch.einsum("ij,njhw->nihw", torch.from_numpy(camera.nominal_srgb_to_cam).float(), scene)
+    gains = torch.tensor([2.0, 1.0, 1.6])
+    raw = bayer.pack_rgb(cam / gains.view(1, 3, 1, 1) / 1.25)
+    isp = ClassicISP(wb_gains=gains, ccm=camera.nominal_cam_to_srgb, exposure=1.25, tone=None)
+    torch.testing.assert_close(isp(raw), srgb_gamma(scene), atol=1e-5, rtol=0)
+
+
+def test_pipeline_options_describe_and_device_moves():
     packed = torch.rand(1, 4, 8, 8, generator=torch.Generator().manual_seed(3))
-    isp = ClassicISP(wb_gains=[1.5, 1.0, 2.0], ccm=torch.eye(3), exposure=2.0, curve=[0.0, 0.6, 1.0])
+    isp = ClassicISP(wb_gains=[1.5, 1.0, 2.0], ccm=torch.eye(3), exposure=2.0, tone=[0.0, 0.6, 1.0],
+                     demosaic="malvar", ccm_source="camera.json")
     assert {name for name, _ in isp.named_buffers()} == {"wb_gains", "ccm", "curve"}
     assert not list(isp.parameters())
     out = isp.double()(packed.double())
     assert out.dtype == torch.float64 and 0 <= out.min() and out.max() <= 1
+    assert isp.describe() == ("Malvar 2004 demosaic, given WB gains, camera CCM (camera.json), exposure x2.00, "
+                              "sRGB + tone curve; no denoising")
+    assert ClassicISP(exposure=None).describe().startswith("Menon 2007 (DDFAPD) demosaic, grey-world WB, no CCM, "
+                                                           "auto exposure, sRGB + S-curve")
     with pytest.raises(ValueError, match="wb_gains"):
         ClassicISP(wb_gains=[1.0, 2.0])
+    with pytest.raises(ValueError, match="white balance"):
+        ClassicISP(white_balance="retinex")

@@ -10,25 +10,8 @@ import torch
 from PIL import Image
 
 from isplab.cli import main
-from isplab.data import PairedRawDataset, check_dataset, find_splits, split_indices
+from isplab.data import PairedRawDataset, check_dataset, find_splits
 from isplab.errors import DataError
-from isplab.raw.bayer import augment_pair
-
-
-def make_pairs(folder: Path, n: int, layout: str = "ultraisp", size: int = 256, seed: int = 0) -> Path:
-    """Random pairs in a layout folder; raw codes go up to 1023 (above the 1020 white) on purpose."""
-    raw_dir, target_dir, suffix = {"ultraisp": ("mediatek_raw", "fujifilm", ".png"),
-                                   "zurich": ("huawei_raw", "canon", ".jpg")}[layout]
-    rng = np.random.default_rng(seed)
-    (folder / raw_dir).mkdir(parents=True)
-    (folder / target_dir).mkdir(parents=True)
-    for i in range(n):
-        mosaic = rng.integers(0, 1024, (size, size)).astype(np.uint16)
-        Image.fromarray(mosaic).save(folder / raw_dir / f"{i}.png")
-        rgb = rng.integers(0, 256, (size, size, 3)).astype(np.uint8)
-        Image.fromarray(rgb).save(folder / target_dir / f"{i}{suffix}")
-    return folder
-
 
 # ---- the official loaders' maths (PyNET / PyNET-v2 load_dataset.py), re-implemented inline -----------
 
@@ -47,7 +30,7 @@ def official_target(path: Path) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("layout", "size"), [("ultraisp", 256), ("zurich", 448)])
-def test_tensors_equal_the_official_loader(tmp_path, layout, size):
+def test_tensors_equal_the_official_loader(tmp_path, layout, size, make_pairs):
     root = make_pairs(tmp_path / layout, n=2, layout=layout, size=size)
     dataset = PairedRawDataset(root)
     assert dataset.layout.name == layout and len(dataset) == 2
@@ -64,7 +47,7 @@ def test_tensors_equal_the_official_loader(tmp_path, layout, size):
         np.testing.assert_allclose(target.numpy(), official_target(target_path).transpose(2, 0, 1), atol=5e-4)
 
 
-def test_split_folders_like_the_official_archives(tmp_path):
+def test_split_folders_like_the_official_archives(tmp_path, make_pairs):
     make_pairs(tmp_path / "train", 3, size=16)
     make_pairs(tmp_path / "test", 2, size=16)
     (tmp_path / "full_resolution").mkdir()  # the Zurich archive's extra folder is ignored
@@ -77,13 +60,13 @@ def test_split_folders_like_the_official_archives(tmp_path):
     assert [(s.split, s.count) for s in summaries] == [("test", 2), ("train", 3)]
 
 
-def test_splits_without_train_need_an_explicit_split(tmp_path):
+def test_splits_without_train_need_an_explicit_split(tmp_path, make_pairs):
     make_pairs(tmp_path / "test", 1, size=16)
     with pytest.raises(DataError, match="split="):
         PairedRawDataset(tmp_path, size=16)
 
 
-def test_numeric_file_order_and_indices(tmp_path):
+def test_numeric_file_order_and_indices(tmp_path, make_pairs):
     root = make_pairs(tmp_path / "d", 12, size=8)
     dataset = PairedRawDataset(root, size=8)
     assert [p.stem for p in dataset.raw_files] == [str(i) for i in range(12)]  # 10 after 9, not after 1
@@ -92,67 +75,8 @@ def test_numeric_file_order_and_indices(tmp_path):
     torch.testing.assert_close(subset[1][0], dataset[2][0])
 
 
-def test_split_indices():
-    train, val = split_indices(20, 0.25, seed=3)
-    assert len(val) == 5 and sorted(train + val) == list(range(20)) and not set(train) & set(val)
-    assert (train, val) == split_indices(20, 0.25, seed=3)
-    assert val != split_indices(20, 0.25, seed=4)[1]
-    assert split_indices(3, 0.01, 0)[1] != []  # at least one validation item
-    assert split_indices(1, 0.5, 0) == ([0], [])
-    with pytest.raises(ValueError):
-        split_indices(10, 1.0)
-
-
-def _is_dihedral_image(raw, target, base_raw, base_target) -> bool:
-    return any(
-        np.array_equal(raw, r) and np.array_equal(target, t)
-        for r, t in (augment_pair(base_raw, base_target, k) for k in range(8))
-    )
-
-
-def test_augmentation_is_dihedral_and_deterministic(tmp_path):
-    root = make_pairs(tmp_path / "d", 4, size=16)
-    plain = PairedRawDataset(root, size=16)
-    first = [PairedRawDataset(root, size=16, augment=True, seed=7)[i] for i in range(4)]
-    again = [PairedRawDataset(root, size=16, augment=True, seed=7)[i] for i in range(4)]
-    for (r1, t1), (r2, t2), (r0, t0) in zip(first, again, (plain[i] for i in range(4)), strict=True):
-        torch.testing.assert_close(r1, r2)
-        torch.testing.assert_close(t1, t2)
-        assert _is_dihedral_image(r1.numpy(), t1.numpy(), r0.numpy(), t0.numpy())
-    seeded = PairedRawDataset(root, size=16, augment=True, seed=7)
-    draws = set()
-    for epoch in range(6):
-        seeded.set_epoch(epoch)
-        draws.add(seeded[0][1].numpy().tobytes())
-    assert len(draws) > 1  # epochs differ
-
-
-def test_unseeded_augmentation_follows_torch_seed(tmp_path):
-    dataset = PairedRawDataset(make_pairs(tmp_path / "d", 2, size=16), size=16, augment=True, crop=8)
-    torch.manual_seed(0)
-    a = [dataset[i] for i in range(2)]
-    torch.manual_seed(0)
-    b = [dataset[i] for i in range(2)]
-    for (ra, ta), (rb, tb) in zip(a, b, strict=True):
-        torch.testing.assert_close(ra, rb)
-        torch.testing.assert_close(ta, tb)
-
-
-def test_crop_keeps_raw_and_target_aligned(tmp_path):
-    root = make_pairs(tmp_path / "d", 1, size=16)
-    full_raw, full_target = PairedRawDataset(root, size=16)[0]
-    raw, target = PairedRawDataset(root, size=16, crop=8)[0]  # centred without augmentation
-    assert raw.shape == (4, 4, 4) and target.shape == (3, 8, 8)
-    torch.testing.assert_close(raw, full_raw[:, 2:6, 2:6])
-    torch.testing.assert_close(target, full_target[:, 4:12, 4:12])
-    raw, target = PairedRawDataset(root, size=16, crop=8, augment=True, seed=1)[0]
-    assert raw.shape == (4, 4, 4) and target.shape == (3, 8, 8)
-    with pytest.raises(ValueError, match="even"):
-        PairedRawDataset(root, size=16, crop=7)
-
-
-def test_works_with_a_dataloader(tmp_path):
-    dataset = PairedRawDataset(make_pairs(tmp_path / "d", 4, size=16), size=16, augment=True, seed=0)
+def test_works_with_a_dataloader(tmp_path, make_pairs):
+    dataset = PairedRawDataset(make_pairs(tmp_path / "d", 4, size=16), size=16)
     raw, target = next(iter(torch.utils.data.DataLoader(dataset, batch_size=4)))
     assert raw.shape == (4, 4, 8, 8) and target.shape == (4, 3, 16, 16)
 
@@ -160,7 +84,7 @@ def test_works_with_a_dataloader(tmp_path):
 # ---- bad input: one DataError naming the file and the fix -------------------------------------------
 
 
-def test_missing_partner_file(tmp_path):
+def test_missing_partner_file(tmp_path, make_pairs):
     root = make_pairs(tmp_path / "d", 3, size=16)
     (root / "fujifilm" / "1.png").unlink()
     dataset = PairedRawDataset(root, size=16)
@@ -171,14 +95,14 @@ def test_missing_partner_file(tmp_path):
         dataset.validate()
 
 
-def test_missing_raw_partner_found_by_validate(tmp_path):
+def test_missing_raw_partner_found_by_validate(tmp_path, make_pairs):
     root = make_pairs(tmp_path / "d", 3, size=16)
     (root / "mediatek_raw" / "2.png").unlink()
     with pytest.raises(DataError, match=r"fujifilm/2\.png: missing partner file mediatek_raw/2\.png"):
         PairedRawDataset(root, size=16).validate()
 
 
-def test_8bit_mosaic(tmp_path):
+def test_8bit_mosaic(tmp_path, make_pairs):
     root = make_pairs(tmp_path / "d", 2, size=16)
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(root / "mediatek_raw" / "1.png")
     dataset = PairedRawDataset(root, size=16)
@@ -189,30 +113,33 @@ def test_8bit_mosaic(tmp_path):
 
 
 @pytest.mark.parametrize("which", ["raw", "target"])
-def test_wrong_size(tmp_path, which):
-    root = make_pairs(tmp_path / "d", 1)
+def test_wrong_size(tmp_path, which, make_pairs):
+    root = make_pairs(tmp_path / "d", 2, size=16)
     if which == "raw":
-        path = root / "mediatek_raw" / "0.png"
-        Image.fromarray(np.zeros((254, 256), np.uint16)).save(path)
+        path = root / "mediatek_raw" / "1.png"
+        Image.fromarray(np.zeros((14, 16), np.uint16)).save(path)
     else:
-        path = root / "fujifilm" / "0.png"
-        Image.fromarray(np.zeros((256, 128, 3), np.uint8)).save(path)
+        path = root / "fujifilm" / "1.png"
+        Image.fromarray(np.zeros((16, 8, 3), np.uint8)).save(path)
     dataset = PairedRawDataset(root)
-    expected = rf"{path.parent.name}/0\.png: .* but the ultraisp layout expects 256x256"
+    assert dataset.size == (16, 16)  # read off the first mosaic
+    expected = rf"{path.parent.name}/1\.png: .* but the first mosaic \(0\.png\) is 16x16"
     with pytest.raises(DataError, match=expected):
         dataset.validate()
-    with pytest.raises(DataError, match="expects 256x256"):
-        dataset[0]
+    with pytest.raises(DataError, match="is 16x16"):
+        dataset[1]
+    with pytest.raises(DataError, match="the dataset expects 32x32"):
+        PairedRawDataset(root, size=32)[0]
 
 
-def test_target_not_rgb(tmp_path):
+def test_target_not_rgb(tmp_path, make_pairs):
     root = make_pairs(tmp_path / "d", 1, size=16)
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(root / "fujifilm" / "0.png")
     with pytest.raises(DataError, match=r"fujifilm/0\.png: target is mode L, expected 8-bit RGB"):
         PairedRawDataset(root, size=16)[0]
 
 
-def test_truncated_png(tmp_path):
+def test_truncated_png(tmp_path, make_pairs):
     root = make_pairs(tmp_path / "d", 2, size=64)
     path = root / "mediatek_raw" / "1.png"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -243,14 +170,14 @@ def test_empty_missing_and_unknown_folders(tmp_path):
 # ---- CLI --------------------------------------------------------------------------------------------
 
 
-def test_cli_check_ok(tmp_path, capsys):
+def test_cli_check_ok(tmp_path, capsys, make_pairs):
     root = make_pairs(tmp_path / "d", 2)
     assert main(["data", "check", str(root)]) == 0
     out = capsys.readouterr().out
     assert "ultraisp layout" in out and "2 pairs" in out and "256x256" in out
 
 
-def test_cli_check_bad_input_is_one_line_without_traceback(tmp_path, capsys):
+def test_cli_check_bad_input_is_one_line_without_traceback(tmp_path, capsys, make_pairs):
     root = make_pairs(tmp_path / "d", 2, size=16)
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(root / "mediatek_raw" / "1.png")
     assert main(["data", "check", str(root), "--size", "16"]) != 0

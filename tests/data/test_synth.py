@@ -1,4 +1,4 @@
-"""Synthetic default data by unprocessing (isplab.data.synth)."""
+"""Synthetic dataset folders (isplab.data.synth) and the camera family they are made with."""
 
 from __future__ import annotations
 
@@ -9,16 +9,8 @@ import pytest
 from PIL import Image
 
 from isplab.cli import main
-from isplab.data import (
-    CameraParams,
-    PairedRawDataset,
-    default_data_dir,
-    ensure_default_data,
-    synth,
-    synthesize_dataset,
-)
+from isplab.data import CameraFamily, PairedRawDataset, synth, synthesize_dataset
 from isplab.errors import DataError
-from isplab.raw.bayer import pack
 
 SIZE = 64  # small crops keep these tests fast
 
@@ -36,16 +28,28 @@ def test_layout_values_and_camera_json(tmp_path):
     with Image.open(out / "mediatek_raw" / "0.png") as raw, Image.open(out / "fujifilm" / "0.png") as rgb:
         assert raw.mode == "I;16" and raw.size == (SIZE, SIZE)
         assert rgb.mode == "RGB" and rgb.size == (SIZE, SIZE)
-    raws, targets = read_split(out, 4)
-    assert raws.dtype == np.uint16 and raws.max() <= 1020 and raws.max() > 500
+    raws, _ = read_split(out, 4)
+    assert raws.dtype == np.uint16 and raws.max() <= 1020 and raws.max() > 300
     info = json.loads((out / "camera.json").read_text())
-    assert info["format"] == synth.FORMAT and info["seed"] == 1 and info["n"] == 4 and info["cfa"] == "RGGB"
-    assert info["camera"] == CameraParams().to_dict() and len(info["pairs"]) == 4
-    assert {"source", "red_gain", "blue_gain", "shot_noise", "read_noise"} <= set(info["pairs"][0])
-    assert {s["name"] for s in info["sources"]} >= {"astronaut", "chelsea", "coffee"}
+    assert info["format"] == synth.FORMAT and info["seed"] == 1 and info["cfa"] == "RGGB"
+    assert info["counts"] == {"train": 4, "val": 0, "test": 0}
+    assert info["camera"] == CameraFamily().to_dict() and len(info["pairs"]) == 4
+    assert {"photo", "box", "transform", "camera"} <= set(info["pairs"][0])
+    assert info["photos"]["test"] == ["motorcycle_left"]
     raw, target = PairedRawDataset(out, size=SIZE)[0]
     assert raw.shape == (4, SIZE // 2, SIZE // 2) and target.shape == (3, SIZE, SIZE)
-    assert 0 <= raw.min() and raw.max() <= 1 and 0 <= target.min() and target.max() <= 1
+
+
+def test_splits_come_from_disjoint_photos(tmp_path):
+    out = synthesize_dataset(tmp_path / "d", n=6, val=3, test=2, seed=0, size=SIZE)
+    assert sorted(p.name for p in out.iterdir()) == ["camera.json", "test", "train", "val"]
+    counts = {s: len(PairedRawDataset(out, split=s, size=SIZE)) for s in ("train", "val", "test")}
+    assert counts == {"train": 6, "val": 3, "test": 2}
+    info = json.loads((out / "camera.json").read_text())
+    by_split = {s: {p["photo"] for p in info["pairs"] if p["split"] == s} for s in counts}
+    assert by_split["train"] <= set(info["photos"]["train"])
+    assert by_split["val"] <= set(info["photos"]["val"]) and by_split["test"] <= set(info["photos"]["test"])
+    assert not by_split["train"] & (by_split["val"] | by_split["test"])
 
 
 def test_deterministic_for_a_seed(tmp_path):
@@ -57,35 +61,16 @@ def test_deterministic_for_a_seed(tmp_path):
     assert not np.array_equal(a[1], c[1])
 
 
-def test_val_split(tmp_path):
-    out = synthesize_dataset(tmp_path / "d", n=3, val=2, seed=0, size=SIZE)
-    assert len(PairedRawDataset(out, size=SIZE)) == 3  # train by default
-    assert len(PairedRawDataset(out, split="val", size=SIZE)) == 2
-    info = json.loads((out / "camera.json").read_text())
-    assert [(p["split"], p["index"]) for p in info["pairs"]] == [
-        ("train", 0), ("train", 1), ("train", 2), ("val", 0), ("val", 1)]
+def test_files_hold_exactly_the_stream_pairs(tmp_path):
+    """What the folder stores is what training on the fly would see (same seed, same photos)."""
+    from isplab.data import SyntheticStream
 
-
-def test_process_inverts_unprocess():
-    camera = CameraParams()
-    rng = np.random.default_rng(0)
-    grey = rng.uniform(0.05, 0.8, (4, 1, 8, 8))  # low saturation: no camera-gamut clipping
-    srgb = np.clip(grey + rng.uniform(-0.05, 0.05, (4, 3, 8, 8)), 0, 1).astype(np.float32)
-    gains = (np.array([1.9, 2.4, 2.0, 2.2]), np.array([1.5, 1.9, 1.7, 1.6]), np.array([1.1, 1.4, 1.2, 1.3]))
-    np.testing.assert_allclose(synth.process(synth.unprocess(srgb, camera, *gains), camera, *gains), srgb,
-                               atol=1e-5)
-
-
-def test_raw_is_consistent_with_target(tmp_path):
-    """Crudely demosaic each raw, run the recorded ISP forward, and land close to the target."""
-    camera = CameraParams()
-    mosaics, targets, records = synth.synthesize_pairs(6, seed=0, camera=camera, size=SIZE)
-    packed = np.stack([pack(m) for m in mosaics]).astype(np.float32) / 1020
-    half_res = np.stack([packed[:, 2], (packed[:, 1] + packed[:, 3]) / 2, packed[:, 0]], axis=1)
-    gains = [np.array([r[k] for r in records]) for k in ("red_gain", "blue_gain", "exposure_gain")]
-    rendered = synth.process(half_res, camera, *gains)
-    expected = targets.transpose(0, 3, 1, 2).reshape(6, 3, SIZE // 2, 2, SIZE // 2, 2).mean(axis=(3, 5)) / 255
-    assert np.abs(rendered - expected).mean() < 0.08
+    out = synthesize_dataset(tmp_path / "d", n=2, seed=4, size=SIZE)
+    raw, target = SyntheticStream(patch=SIZE, seed=4).batch(step=0, size=2)
+    for i in range(2):
+        stored_raw, stored_target = PairedRawDataset(out, size=SIZE)[i]
+        np.testing.assert_array_equal(stored_raw.numpy(), raw[i].numpy())
+        np.testing.assert_allclose(stored_target.numpy(), target[i].numpy(), atol=0.5 / 255 + 1e-6)
 
 
 def test_refuses_to_overwrite(tmp_path):
@@ -95,7 +80,7 @@ def test_refuses_to_overwrite(tmp_path):
         synthesize_dataset(out, n=2, seed=1, size=SIZE)
     assert (out / "fujifilm" / "0.png").read_bytes() == before
     synthesize_dataset(out, n=3, seed=1, size=SIZE, overwrite=True)
-    assert json.loads((out / "camera.json").read_text())["n"] == 3
+    assert json.loads((out / "camera.json").read_text())["counts"]["train"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]  # no temp folders left behind
 
 
@@ -105,11 +90,6 @@ def test_never_overwrites_a_foreign_folder(tmp_path):
     with pytest.raises(DataError, match="refusing to overwrite"):
         synthesize_dataset(tmp_path / "mine", n=2, seed=0, size=SIZE, overwrite=True)
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
-
-
-def test_empty_existing_folder_is_fine(tmp_path):
-    (tmp_path / "d").mkdir()
-    assert len(PairedRawDataset(synthesize_dataset(tmp_path / "d", n=2, seed=0, size=SIZE), size=SIZE)) == 2
 
 
 def test_failure_leaves_nothing_behind(tmp_path, monkeypatch):
@@ -125,55 +105,47 @@ def test_failure_leaves_nothing_behind(tmp_path, monkeypatch):
 def test_bad_arguments(tmp_path):
     with pytest.raises(DataError, match="even"):
         synthesize_dataset(tmp_path / "d", n=2, size=63)
-    with pytest.raises(DataError, match="larger than every source photo"):
+    with pytest.raises(DataError, match="larger than"):
         synthesize_dataset(tmp_path / "d", n=1, size=4096)
     with pytest.raises(DataError, match="n >= 1"):
         synthesize_dataset(tmp_path / "d", n=0)
     assert not (tmp_path / "d").exists()
 
 
-def test_camera_params_from_dict_and_files(tmp_path):
-    camera = CameraParams.from_dict({"red_gain": [2.0, 2.0], "shot_noise": [1e-4, 1e-3]})
-    assert camera.red_gain == (2.0, 2.0) and camera.blue_gain == CameraParams().blue_gain
-    assert CameraParams.from_dict(camera.to_dict()) == camera
-    np.testing.assert_allclose(camera.srgb_to_cam.sum(axis=1), 1.0)
+def test_camera_family_from_dict_and_files(tmp_path):
+    camera = CameraFamily.from_dict({"red_gain": [2.0, 2.0], "shot_noise": [1e-4, 1e-3], "black_level": [0, 16]})
+    assert camera.red_gain == (2.0, 2.0) and camera.blue_gain == CameraFamily().blue_gain
+    assert CameraFamily.from_dict(camera.to_dict()) == camera
+    np.testing.assert_allclose(camera.nominal_srgb_to_cam.sum(axis=1), 1.0)
     with pytest.raises(DataError, match="unknown camera parameter.*red_gian"):
-        CameraParams.from_dict({"red_gian": [1, 2]})
+        CameraFamily.from_dict({"red_gian": [1, 2]})
     with pytest.raises(DataError, match="invalid camera parameters.*blue_gain"):
-        CameraParams.from_dict({"blue_gain": [2.0, 1.0]})
+        CameraFamily.from_dict({"blue_gain": [2.0, 1.0]})
     with pytest.raises(DataError, match="invalid camera parameters.*xyz_to_cam"):
-        CameraParams.from_dict({"xyz_to_cam": [[1, 0], [0, 1]]})
+        CameraFamily.from_dict({"xyz_to_cam": [[1, 0], [0, 1]]})
     (tmp_path / "cam.yml").write_text("red_gain: [2.0, 2.1]\nexposure_gain: [1.0, 1.0]\n")
-    assert CameraParams.load(tmp_path / "cam.yml").exposure_gain == (1.0, 1.0)
+    assert CameraFamily.load(tmp_path / "cam.yml").exposure_gain == (1.0, 1.0)
     (tmp_path / "bad.yml").write_text("red_gain: [2.0, 2.1\n")
     with pytest.raises(DataError, match=r"bad\.yml: not valid YAML"):
-        CameraParams.load(tmp_path / "bad.yml")
-    # A dataset's camera.json reproduces its camera.
-    out = synthesize_dataset(tmp_path / "d", n=1, seed=0, size=SIZE, camera=camera)
-    assert CameraParams.load(out / "camera.json") == camera
+        CameraFamily.load(tmp_path / "bad.yml")
+    out = synthesize_dataset(tmp_path / "d", n=1, seed=0, size=SIZE, camera=camera)  # camera.json round trip
+    assert CameraFamily.load(out / "camera.json") == camera
 
 
-def test_default_data_dir_and_ensure(tmp_path, monkeypatch):
-    monkeypatch.setenv("ISPLAB_DATA", str(tmp_path / "default"))
-    assert default_data_dir() == tmp_path / "default"
-    root = ensure_default_data(n=2, seed=0, size=SIZE)
-    stamp = (root / "camera.json").stat().st_mtime_ns
-    assert ensure_default_data(n=2, seed=0, size=SIZE) == root
-    assert (root / "camera.json").stat().st_mtime_ns == stamp  # not re-synthesised
-    ensure_default_data(n=3, seed=0, size=SIZE)  # another n: made again
-    assert len(PairedRawDataset(root, size=SIZE)) == 3
-    monkeypatch.setenv("ISPLAB_DATA", str(tmp_path / "users"))
-    (tmp_path / "users" / "mediatek_raw").mkdir(parents=True)
-    assert ensure_default_data(n=2, size=SIZE) == tmp_path / "users"  # the user's own data, untouched
-    monkeypatch.delenv("ISPLAB_DATA")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert default_data_dir() == tmp_path / "cache" / "isplab" / "default-data"
+def test_a_family_of_matrices_mixes_them_per_sample():
+    family = CameraFamily(xyz_to_cam=[CameraFamily().xyz_to_cam, [[0.8, -0.2, -0.1], [-0.3, 1.1, 0.2],
+                                                                 [-0.1, 0.1, 0.6]]])
+    draw = family.draw(5, np.random.default_rng(0))
+    assert draw.srgb_to_cam.shape == (5, 3, 3) and len({m.tobytes() for m in draw.srgb_to_cam}) == 5
+    np.testing.assert_allclose(draw.srgb_to_cam.sum(axis=-1), 1.0)  # white stays white after WB
 
 
 def test_cli_synth(tmp_path, capsys):
     out = tmp_path / "d"
-    assert main(["data", "synth", "--out", str(out), "--n", "2", "--seed", "3", "--size", str(SIZE)]) == 0
-    assert "wrote 2 pairs" in capsys.readouterr().out
+    args = ["data", "synth", "--out", str(out), "--n", "2", "--val", "1", "--test", "1", "--seed", "3",
+            "--size", str(SIZE)]
+    assert main(args) == 0
+    assert "wrote 2 training + 1 val + 1 test pairs" in capsys.readouterr().out
     assert main(["data", "synth", "--out", str(out), "--n", "2", "--size", str(SIZE)]) != 0
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and "--overwrite" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from isplab.raw.bayer import (
     CFA,
@@ -11,9 +12,9 @@ from isplab.raw.bayer import (
     augment_pair,
     black_level_map,
     mosaic_cfa_after,
-    mosaic_rgb,
     normalize,
     pack,
+    pack_rgb,
     unpack,
 )
 
@@ -85,15 +86,17 @@ def test_unpack_round_trip(rng, cfa):
 
 
 @pytest.mark.parametrize("cfa", PHASES)
-def test_mosaic_rgb_samples_each_site_colour(rng, cfa):
+def test_pack_rgb_samples_each_site_colour(rng, cfa):
     rgb = rng.random((2, 3, 6, 8)).astype(np.float32)  # batched
-    mosaic = mosaic_rgb(rgb, cfa)
-    assert mosaic.shape == (2, 6, 8)
+    packed = pack_rgb(torch.from_numpy(rgb), cfa).numpy()
+    assert packed.shape == (2, 4, 3, 4)
     tile = np.array(list(cfa)).reshape(2, 2)
-    for dy in range(2):  # each site keeps the colour its filter passes
-        for dx in range(2):
-            colour = "RGB".index(tile[dy, dx])
-            np.testing.assert_array_equal(mosaic[:, dy::2, dx::2], rgb[:, colour, dy::2, dx::2])
+    for i in range(2):
+        mosaic = np.empty((6, 8), np.float32)
+        for dy in range(2):  # each site keeps the colour its filter passes
+            for dx in range(2):
+                mosaic[dy::2, dx::2] = rgb[i, "RGB".index(tile[dy, dx]), dy::2, dx::2]
+        np.testing.assert_array_equal(packed[i], pack(mosaic, cfa))
 
 
 @pytest.mark.parametrize("cfa", PHASES)
@@ -101,20 +104,24 @@ def test_mosaic_rgb_samples_each_site_colour(rng, cfa):
 def test_augment_pair_equals_packing_the_transformed_mosaic(rng, cfa, index):
     mosaic = rng.integers(0, 1024, (8, 8), dtype=np.uint16)  # square so transposes keep the shape
     target = rng.random((3, 8, 8)).astype(np.float32)
-    packed, aug_target = augment_pair(pack(mosaic, cfa), target, index)
+    packed, aug_target = augment_pair(torch.from_numpy(pack(mosaic, cfa).astype(np.int32)),
+                                      torch.from_numpy(target), index)
     new_mosaic = dihedral(mosaic, index)
     new_cfa = phase_after(cfa, index, mosaic.shape)
     assert mosaic_cfa_after(cfa, index, mosaic.shape) == CFA.parse(new_cfa)
-    np.testing.assert_array_equal(packed, pack(np.ascontiguousarray(new_mosaic), new_cfa))
-    np.testing.assert_array_equal(aug_target, dihedral(target, index))
-    assert packed.flags.c_contiguous and aug_target.flags.c_contiguous
+    np.testing.assert_array_equal(packed.numpy(), pack(np.ascontiguousarray(new_mosaic), new_cfa))
+    np.testing.assert_array_equal(aug_target.numpy(), dihedral(target, index))
+    assert packed.is_contiguous() and aug_target.is_contiguous()
+    batched, _ = augment_pair(torch.from_numpy(pack(mosaic, cfa).astype(np.int32))[None].repeat(2, 1, 1, 1),
+                              torch.from_numpy(target)[None].repeat(2, 1, 1, 1), index)
+    torch.testing.assert_close(batched[1], packed)  # leading batch dimensions are carried along
 
 
 def test_dihedral_group_has_eight_distinct_elements(rng):
-    image = rng.random((1, 4, 4))
-    outputs = {augment_pair(np.repeat(image, 4, 0), image, k)[1].tobytes() for k in range(8)}
+    image = torch.from_numpy(rng.random((1, 4, 4)))
+    outputs = {augment_pair(image.repeat(4, 1, 1), image, k)[1].numpy().tobytes() for k in range(8)}
     assert len(outputs) == 8
-    np.testing.assert_array_equal(augment_pair(np.repeat(image, 4, 0), image, 0)[1], image)
+    torch.testing.assert_close(augment_pair(image.repeat(4, 1, 1), image, 0)[1], image)
 
 
 def test_normalize_clips_and_scales():
@@ -122,6 +129,8 @@ def test_normalize_clips_and_scales():
     out = normalize(raw, 64, 1020)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, [[0, 0], [(600 - 64) / 956, 1]], rtol=1e-6)
+    unclipped = normalize(raw, 0, 1020, clip=False)  # the challenge datasets' maths
+    np.testing.assert_array_equal(unclipped, raw.astype(np.float32) / np.float32(1020))
 
 
 @pytest.mark.parametrize("cfa", PHASES)
@@ -146,4 +155,4 @@ def test_bad_inputs_raise_value_errors():
     with pytest.raises(ValueError, match="exceed"):
         normalize(np.zeros((2, 2)), 100, 50)
     with pytest.raises(ValueError, match="RGB"):
-        mosaic_rgb(np.zeros((4, 4, 3)))
+        pack_rgb(torch.zeros(4, 4, 3))

@@ -3,6 +3,7 @@
 import json
 import os
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from isplab.config import from_dict, to_dict
 from isplab.data import synthesize_dataset
 from isplab.models.weights import load_checkpoint
 from isplab.train.config import DataConfig, StageConfig, TrainConfig
-from isplab.train.engine import _RankSlice, _StepBatches, train
+from isplab.train.engine import step_batches, train
 
 
 def tiny_config(data_dir, batch_size: int) -> TrainConfig:
@@ -29,15 +30,15 @@ def _worker(rank: int, world: int, port: int, cfg: TrainConfig, out: str) -> Non
                       LOCAL_RANK=str(rank))
     import isplab.train.engine as engine
 
-    seen = []  # the (index, augmentation) keys this rank trained on, to prove the sharding
-    make_loader = engine.make_loader
+    seen = []  # the targets' sums this rank trained on, to prove the sharding
+    batches = engine.step_batches
 
-    def recording_loader(*args, **kwargs):
-        loader = make_loader(*args, **kwargs)
-        seen.extend(list(loader.batch_sampler))
-        return loader
+    def recording(*args, **kwargs):
+        for raw, target in batches(*args, **kwargs):
+            seen.append(target.sum(dim=(1, 2, 3)).tolist())
+            yield raw, target
 
-    engine.make_loader = recording_loader
+    engine.step_batches = recording
     train(cfg, out, progress=False)
     Path(out, f"rank{rank}.json").write_text(json.dumps(seen))
 
@@ -52,13 +53,20 @@ def weights(run_dir):
     return load_checkpoint(run_dir / "checkpoints" / "last.pt")["model"]
 
 
+class _Source:
+    """Batch ``step`` = items ``step * size ...``: each value says which global item it is."""
+
+    def batch(self, step: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        items = torch.arange(step * size, (step + 1) * size, dtype=torch.float32)
+        return items.view(-1, 1, 1, 1), items.view(-1, 1, 1, 1)
+
+
 def test_rank_slices_partition_the_global_batch() -> None:
-    batches = _StepBatches(n=10, batch_size=4, seed=3, start=0, end=5, augment=True)
-    shards = [list(_RankSlice(batches, r, 2)) for r in range(2)]
-    for step, full in enumerate(batches):
-        assert shards[0][step] + shards[1][step] == full
-    with pytest.raises(ValueError, match="divisible"):
-        _RankSlice(_StepBatches(10, 3, 0, 0, 1, False), 0, 2)
+    cfg = TrainConfig(data=DataConfig(batch_size=2))
+    whole = list(step_batches(_Source(), replace(cfg, data=DataConfig(batch_size=4)), 0, 3))
+    shards = [list(step_batches(_Source(), cfg, 0, 3, rank=r, world=2)) for r in range(2)]
+    for step, (raw, _) in enumerate(whole):
+        torch.testing.assert_close(torch.cat([shards[0][step][0], shards[1][step][0]]), raw)
 
 
 def test_two_processes_equal_one_process_with_double_batch(tmp_path) -> None:
@@ -74,8 +82,12 @@ def test_two_processes_equal_one_process_with_double_batch(tmp_path) -> None:
     train(tiny_config(data, 4), tmp_path / "single", progress=False)
     train(tiny_config(data, 2), tmp_path / "half", progress=False)
     ranks = [json.loads((tmp_path / "ddp" / f"rank{r}.json").read_text()) for r in range(2)]
-    global_batches = [[list(k) for k in b] for b in _StepBatches(8, 4, 0, 0, 4, True)]
-    assert [a + b for a, b in zip(*ranks, strict=True)] == global_batches
+    from isplab.train.data import build_run_data
+
+    source = build_run_data(tiny_config(data, 4).data, seed=0).train
+    global_batches = [source.batch(step, 4)[1].sum(dim=(1, 2, 3)).tolist() for step in range(4)]
+    for a, b, full in zip(*ranks, global_batches, strict=True):
+        assert a + b == pytest.approx(full)
     ddp, single, half = weights(tmp_path / "ddp"), weights(tmp_path / "single"), weights(tmp_path / "half")
     for k in single:
         torch.testing.assert_close(ddp[k], single[k], rtol=1e-5, atol=1e-6)

@@ -73,6 +73,29 @@ def test_run_dir_contents_and_checkpoint_loads(tmp_path, data_dir):
     assert model(torch.rand(1, 4, 8, 8)).shape == (1, 3, 16, 16)
 
 
+def test_metrics_log_training_and_validation_time_apart(tmp_path, data_dir):
+    import json
+
+    cfg = tiny_config(data_dir)
+    train(cfg, tmp_path / "r", stop_after=3, progress=False)
+    train(cfg, tmp_path / "r", resume=True, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [3, 6]
+    assert all({"psnr", "ssim", "delta_e", "train_s", "val_s"} <= set(r) for r in records)
+    assert records[1]["train_s"] > records[0]["train_s"] > 0  # training time adds up over the resume
+
+
+def test_embedded_stream_trains_and_validates_on_unseen_photos(tmp_path):
+    cfg = tiny_config(None, data=DataConfig(batch_size=2, patch=32, stream={"eval_cameras": 1}),
+                      stages=[StageConfig(steps=2)], val_every=2, ckpt_every=2)
+    result = train(cfg, tmp_path / "e", progress=False)
+    assert result.step == 2 and result.metrics["count"] == 1  # chelsea, one camera
+    import yaml
+
+    saved = yaml.safe_load((tmp_path / "e" / "config.yml").read_text())
+    assert saved["data"]["path"] is None and saved["data"]["stream"]["eval_cameras"] == 1
+
+
 def test_training_reduces_loss(tmp_path, data_dir):
     cfg = tiny_config(data_dir, stages=[StageConfig(steps=40)], val_every=40, ckpt_every=40,
                       optim={"lr": 3e-3})

@@ -171,7 +171,7 @@ def test_domain_objective_uses_target_batches_deterministically(data_dir, tmp_pa
     target = synthesize_dataset(tmp_path / "target", n=3, seed=5)
     cfg = make_cfg(model="dann_isp", model_kwargs=TINY_DANN, objective="domain",
                    kwargs={"target_data": str(target), "labels": True}, steps=10)
-    cfg.data.crop = 32
+    cfg.data.patch = 32
     obj = build(create_cfg := cfg, create_model("dann_isp", **TINY_DANN))  # noqa: F841
     a, b = obj.target.batch(4, 2), obj.target.batch(4, 2)
     assert torch.equal(a[0], b[0]) and a[0].shape == (2, 4, 16, 16)
@@ -238,7 +238,7 @@ def test_resume_is_exact(objective, data_dir, tmp_path):
     else:
         kw = dict(kwargs={"patch": 3})
     cfg = make_cfg(objective=objective, steps=4, val_every=4, ckpt_every=2, log_every=1,
-                   data=DataConfig(path=str(data_dir), batch_size=2, val_fraction=0.25, crop=64), **kw)
+                   data=DataConfig(path=str(data_dir), batch_size=2, val_fraction=0.25, patch=64, val_crop=64), **kw)
     train(cfg, tmp_path / "full", progress=False)
     train(cfg, tmp_path / "cut", stop_after=2, progress=False)
     train(cfg, tmp_path / "cut", resume=True, progress=False)
@@ -271,7 +271,7 @@ def test_ema_tracks_the_average_and_is_used_for_checkpoints_and_resume(data_dir,
     assert float(net.weight) == 1.0  # live weights back
 
     cfg = make_cfg(steps=4, val_every=4, ckpt_every=2, log_every=1, ema={"decay": 0.9},
-                   data=DataConfig(path=str(data_dir), batch_size=2, val_fraction=0.25, crop=64))
+                   data=DataConfig(path=str(data_dir), batch_size=2, val_fraction=0.25, patch=64, val_crop=64))
     train(cfg, tmp_path / "full", progress=False)
     train(cfg, tmp_path / "cut", stop_after=2, progress=False)
     train(cfg, tmp_path / "cut", resume=True, progress=False)

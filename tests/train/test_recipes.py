@@ -3,7 +3,7 @@
 Test-only overrides (written to a temporary YAML, then passed to the CLI): the synthetic data folder,
 ``pretrained: false`` perceptual backbones (no ImageNet weights here), teacher checkpoints produced by
 running the teacher recipe first, a synthetic target camera for DANN, and a smaller CASIA width/crop
-(its self-attention is quadratic in pixels and the model is 52M parameters), and centred crops.
+(its self-attention is quadratic in pixels and the model is 52M parameters), and small train/val crops.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def _override(name: str, tmp_path, target_camera, runs) -> dict:
     # Small centred crops keep 2 steps cheap; MS-SSIM (5 scales) and MicroISP need > 160 pixels.
     needs_big = cfg["model"].startswith("microisp") or any(
         t["name"] == "ms_ssim" for s in cfg["stages"] for t in s["losses"])
-    cfg["data"]["crop"] = 176 if needs_big else 64
+    cfg["data"]["patch"] = cfg["data"]["val_crop"] = 176 if needs_big else 64
     return cfg
 
 

@@ -18,38 +18,26 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from isplab.errors import IsplabError
 from isplab.losses import CombinedLoss
-from isplab.raw.bayer import DIHEDRAL, augment_pair
 from isplab.train.objectives.base import Objective, register_objective, single_process
 
+#: Salt of the target-camera stream: independent of the source batches of the same seed.
+_TARGET_SALT = 0x7467
 
-class TargetBatches:
-    """Deterministic target-camera batches: ``batch(step, n) -> (raw (n,4,h,w), rgb (n,3,2h,2w))``."""
 
-    def __init__(self, root: str, seed: int, crop: int | None, augment: bool):
-        from isplab.data import PairedRawDataset
+def _target_stream(root: str, cfg: Any):
+    """Target-camera batches: every pair of ``root`` (all of them: no labels are scored there), cropped and
+    flipped like the source data, a pure function of ``(cfg.seed, step)``."""
+    from isplab.data import PairedRawDataset
+    from isplab.data.sources import FolderStream
 
-        self.data = PairedRawDataset(root, crop=crop)
-        if len(self.data) == 0:
-            raise IsplabError(f"{root}: target_data holds no pairs")
-        self.seed, self.augment = seed, augment
-
-    def batch(self, step: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, step, 0x7467])  # "tg": independent of the source stream
-        pairs = []
-        for index in rng.integers(0, len(self.data), n):
-            raw, rgb = self.data[int(index)]
-            aug = int(rng.integers(len(DIHEDRAL))) if self.augment else 0
-            if aug:
-                raw, rgb = (torch.from_numpy(a) for a in augment_pair(raw.numpy(), rgb.numpy(), aug))
-            pairs.append((raw, rgb))
-        return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+    return FolderStream(PairedRawDataset(root), patch=cfg.data.patch, augment=cfg.data.augment, seed=cfg.seed,
+                        salt=_TARGET_SALT, cache_gb=cfg.data.cache_gb)
 
 
 def dann_lambda(progress: float) -> float:
@@ -69,8 +57,7 @@ class DomainAdversarial(Objective):
         self.loss = CombinedLoss(stage.losses)
         self.labels, self.ramp = bool(labels), bool(ramp)
         self.domain_weight, self.target_weight = float(domain_weight), float(target_weight)
-        self.target = None if target_data is None else TargetBatches(
-            target_data, cfg.seed, cfg.data.crop, cfg.data.augment)
+        self.target = None if target_data is None else _target_stream(target_data, cfg)
         index = next(i for i, s in enumerate(cfg.stages) if s is stage)
         self.start = sum(s.steps for s in cfg.stages[:index])
         self.length = stage.steps

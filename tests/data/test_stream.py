@@ -1,0 +1,101 @@
+"""The on-the-fly embedded data (isplab.data.stream, isplab.data.camera): determinism, splits, physics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from isplab.data import CameraFamily, SyntheticStream, evaluation_set
+from isplab.data.camera import expose, process, unprocess
+from isplab.data.photos import photos_in
+from isplab.data.stream import EVAL_MULTIPLE, hue_saturation_matrix
+from isplab.errors import DataError
+from isplab.raw.bayer import MAI_WHITE_LEVEL
+
+
+@pytest.fixture(scope="module")
+def stream():
+    return SyntheticStream(patch=32, seed=3)
+
+
+def test_batch_is_a_pure_function_of_seed_and_step(stream):
+    raw, rgb = stream.batch(step=5, size=3)
+    assert raw.shape == (3, 4, 16, 16) and rgb.shape == (3, 3, 32, 32)
+    assert raw.dtype == rgb.dtype == torch.float32
+    again = SyntheticStream(patch=32, seed=3).batch(step=5, size=3)  # a fresh stream, e.g. after resume
+    torch.testing.assert_close(again[0], raw, rtol=0, atol=0)
+    torch.testing.assert_close(again[1], rgb, rtol=0, atol=0)
+    other_step, other_seed = stream.batch(step=6, size=3), SyntheticStream(patch=32, seed=4).batch(5, 3)
+    assert not torch.equal(other_step[1], rgb) and not torch.equal(other_seed[1], rgb)
+
+
+def test_raw_is_whole_10bit_codes_and_targets_are_images(stream):
+    raw, rgb = stream.batch(step=0, size=4)
+    codes = raw * MAI_WHITE_LEVEL
+    torch.testing.assert_close(codes, codes.round(), rtol=0, atol=1e-3)
+    assert codes.min() >= 0 and codes.max() <= MAI_WHITE_LEVEL
+    assert rgb.min() >= 0 and rgb.max() <= 1 and rgb.std() > 0.05
+
+
+def test_records_name_only_training_photos(stream):
+    _, _, records = stream.sample(step=1, size=8)
+    train = {p.name for p in photos_in("train")}
+    assert {r["photo"] for r in records} <= train
+    assert all(set(r["camera"]) >= {"red_gain", "blue_gain", "exposure_gain", "shot_noise"} for r in records)
+
+
+def test_unprocess_then_process_gives_back_the_photo():
+    rng = np.random.default_rng(0)
+    family = CameraFamily(xyz_to_cam=[CameraFamily().xyz_to_cam, [[0.8, -0.2, -0.1], [-0.3, 1.1, 0.2],
+                                                                 [-0.1, 0.1, 0.6]]], matrix_jitter=0.02)
+    srgb = 0.3 + 0.4 * torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))  # no clipping
+    draw = family.draw(4, rng)
+    torch.testing.assert_close(process(unprocess(srgb, draw), draw), srgb, atol=2e-3, rtol=0)
+
+
+def test_expose_black_level_and_noise():
+    rng = np.random.default_rng(1)
+    family = CameraFamily(black_level=(64, 64), shot_noise=(1e-8, 1e-8), read_noise_intercept=-40)
+    draw = family.draw(2, rng)
+    flat = torch.full((2, 3, 8, 8), 0.5)
+    codes = expose(flat, draw, torch.Generator().manual_seed(0))
+    assert codes.shape == (2, 4, 4, 4)
+    expected = round(64 + 0.5 * (MAI_WHITE_LEVEL - 64))
+    torch.testing.assert_close(codes, torch.full_like(codes, expected), rtol=0, atol=0)
+    noisy = expose(flat, CameraFamily(shot_noise=(1e-2, 1e-2)).draw(2, rng), torch.Generator().manual_seed(0))
+    assert noisy.std() > 10  # shot noise at 0.5 signal: sqrt(0.005) * 1020 ~ 70 codes
+
+
+def test_recolour_rotates_hue_but_keeps_greys_and_luma():
+    m = hue_saturation_matrix(np.array([np.pi / 2, 0.0]), np.array([1.0, 0.0]))
+    grey = torch.full((2, 3, 1, 1), 0.4)
+    from isplab.colour import apply_matrix
+
+    torch.testing.assert_close(apply_matrix(grey, m), grey)
+    red = torch.tensor([1.0, 0.2, 0.2]).view(1, 3, 1, 1).expand(2, 3, 1, 1)
+    out = apply_matrix(red, m)
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    torch.testing.assert_close((out * luma).sum(1), (red * luma).sum(1))
+    torch.testing.assert_close(out[1], torch.full((3, 1, 1), float((red[0] * luma[0]).sum())))  # saturation 0
+
+
+def test_evaluation_sets_are_fixed_whole_photos_of_their_split():
+    val = evaluation_set("val", cameras=2, seed=0)
+    assert [name for name, _, _ in val] == [p.name for p in photos_in("val")]
+    for _, raw, rgb in val:
+        assert rgb.shape[0] == raw.shape[0] == 2
+        assert rgb.shape[-2] % EVAL_MULTIPLE == 0 and rgb.shape[-1] % EVAL_MULTIPLE == 0
+        torch.testing.assert_close(rgb[0], rgb[1])  # the same photo ...
+        assert not torch.equal(raw[0], raw[1])  # ... through two cameras
+    again = evaluation_set("val", cameras=2, seed=0)
+    torch.testing.assert_close(again[0][1], val[0][1], rtol=0, atol=0)
+
+
+def test_bad_stream_settings_are_clear_errors():
+    with pytest.raises(DataError, match="even"):
+        SyntheticStream(patch=31)
+    with pytest.raises(DataError, match="upsampled"):
+        SyntheticStream(scale=(0.5, 2.0))
+    with pytest.raises(DataError, match="larger than"):
+        SyntheticStream(patch=4096)

@@ -1,0 +1,133 @@
+"""Bad-input corpus: every CLI command over broken files, folders, configs and options.
+
+Each case must end with exit code != 0, no traceback, one stderr line that names the file or field and the
+fix, and leave every existing good file untouched (their bytes are hashed before and after).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from isplab.cli import main
+from isplab.data import synthesize_dataset
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A good dataset, a good trained run and a set of broken inputs beside them."""
+    root = tmp_path_factory.mktemp("corpus")
+    good = synthesize_dataset(root / "good", n=6, test=2, seed=0, size=64)
+    run = root / "run"
+    assert main(["train", "--model", "mialgo_3conv", "--data", str(good), "--out", str(run), "--steps", "2",
+                 "--batch-size", "2", "--no-progress"]) == 0
+    other = root / "other_run"
+    assert main(["train", "--model", "smallnet", "--data", str(good), "--out", str(other), "--steps", "1",
+                 "--batch-size", "2", "--no-progress"]) == 0
+
+    wrong_size = synthesize_dataset(root / "wrong_size", n=6, seed=1, size=64)
+    Image.fromarray(np.zeros((64, 32, 3), np.uint8)).save(wrong_size / "fujifilm" / "4.png")
+    orphan = synthesize_dataset(root / "orphan", n=4, seed=1, size=64)
+    (orphan / "mediatek_raw" / "3.png").unlink()
+    truncated = synthesize_dataset(root / "truncated", n=4, seed=1, size=64)
+    data = (truncated / "mediatek_raw" / "2.png").read_bytes()
+    (truncated / "mediatek_raw" / "2.png").write_bytes(data[: len(data) // 2])
+    (root / "empty").mkdir()
+    (root / "unknown").mkdir()
+    (root / "unknown" / "photos").mkdir()
+    (root / "afile.txt").write_text("not a dataset")
+    (root / "garbage.pt").write_bytes(b"\x00not a checkpoint")
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=False)
+    state["model"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                      for k, v in state["model"].items()}
+    torch.save(state, root / "nan.pt")
+
+    def config(name: str, text: str) -> str:
+        (root / name).write_text(text)
+        return str(root / name)
+
+    return {"root": root, "good": good, "run": run, "other": other, "wrong_size": wrong_size, "orphan": orphan,
+            "truncated": truncated, "config": config}
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.suffix != ".tmp"}
+
+
+# (case id, argv builder, text the one error line must contain)
+CASES: list[tuple[str, Callable[[dict], list[str]], str]] = [
+    ("train: data folder missing", lambda w: ["train", "--model", "mialgo_3conv", "--data", str(w["root"] / "nope"),
+                                              "--out", str(w["root"] / "r1")], "does not exist"),
+    ("train: data is a file", lambda w: ["train", "--model", "mialgo_3conv", "--data", str(w["root"] / "afile.txt"),
+                                         "--out", str(w["root"] / "r2")], "is a file, not a dataset folder"),
+    ("train: empty data folder", lambda w: ["train", "--model", "mialgo_3conv", "--data", str(w["root"] / "empty"),
+                                            "--out", str(w["root"] / "r3")], "empty"),
+    ("train: unknown layout", lambda w: ["train", "--model", "mialgo_3conv", "--data", str(w["root"] / "unknown"),
+                                         "--out", str(w["root"] / "r4")], "unknown dataset layout"),
+    ("train: wrong-size target found before step 1",
+     lambda w: ["train", "--model", "mialgo_3conv", "--data", str(w["wrong_size"]), "--out", str(w["root"] / "r5"),
+                "--steps", "50"], "fujifilm/4.png"),
+    ("train: orphan target", lambda w: ["train", "--model", "mialgo_3conv", "--data", str(w["orphan"]),
+                                        "--out", str(w["root"] / "r6")], "missing partner file"),
+    ("train: lr is not a number", lambda w: ["train", "--config", w["config"]("lr.yml", "model: mialgo_3conv\n"
+                                                                             "optim: {lr: fast}\n"),
+                                             "--out", str(w["root"] / "r7")], "optim.lr: expected a number"),
+    ("train: ckpt_every 0", lambda w: ["train", "--config", w["config"]("ck.yml", "model: mialgo_3conv\n"
+                                                                       "ckpt_every: 0\n"),
+                                       "--out", str(w["root"] / "r8")], "ckpt_every must be >= 1"),
+    ("train: negative lr", lambda w: ["train", "--config", w["config"]("neg.yml", "model: mialgo_3conv\n"
+                                                                      "optim: {lr: -0.1}\n"),
+                                      "--out", str(w["root"] / "r9")], "lr must be > 0"),
+    ("train: val_fraction 1.5", lambda w: ["train", "--config", w["config"]("vf.yml", "model: mialgo_3conv\n"
+                                                                           "data: {val_fraction: 1.5}\n"),
+                                           "--out", str(w["root"] / "r10")], "val_fraction must be in (0, 1)"),
+    ("train: --steps -3", lambda w: ["train", "--model", "mialgo_3conv", "--out", str(w["root"] / "r11"),
+                                     "--steps", "-3"], "--steps must be >= 1"),
+    ("train: --batch-size 0", lambda w: ["train", "--model", "mialgo_3conv", "--out", str(w["root"] / "r12"),
+                                         "--batch-size", "0"], "--batch-size must be >= 1"),
+    ("train: --out is a file", lambda w: ["train", "--model", "mialgo_3conv", "--out", str(w["root"] / "afile.txt"),
+                                          "--steps", "1"], "is not a folder"),
+    ("train: resume another model's run", lambda w: ["train", "--model", "mialgo_3conv", "--data", str(w["good"]),
+                                                     "--out", str(w["other"]), "--steps", "5", "--resume"],
+     "weights do not fit"),
+    ("eval: checkpoint missing", lambda w: ["eval", "--weights", str(w["root"] / "none.pt")], "none.pt"),
+    ("eval: not a checkpoint", lambda w: ["eval", "--weights", str(w["root"] / "garbage.pt")], "garbage.pt"),
+    ("eval: non-finite weights", lambda w: ["eval", "--weights", str(w["root"] / "nan.pt")], "not finite"),
+    ("eval: --json is a folder", lambda w: ["eval", "--weights", str(w["run"] / "checkpoints/last.pt"),
+                                            "--json", str(w["root"])], "is a folder"),
+    ("eval: --json under a file", lambda w: ["eval", "--weights", str(w["run"] / "checkpoints/last.pt"),
+                                             "--json", str(w["root"] / "afile.txt" / "x.json")], "is a file"),
+    ("eval: no test split", lambda w: ["eval", "--weights", str(w["run"] / "checkpoints/last.pt"),
+                                       "--data", str(w["orphan"]), "--split", "test"], "test"),
+    ("eval: truncated raw", lambda w: ["eval", "--weights", str(w["run"] / "checkpoints/last.pt"),
+                                       "--data", str(w["truncated"]), "--split", "all"], "mediatek_raw/2.png"),
+    ("data check: truncated raw, deep", lambda w: ["data", "check", str(w["truncated"]), "--deep"],
+     "mediatek_raw/2.png"),
+    ("data check: a file", lambda w: ["data", "check", str(w["root"] / "afile.txt")], "is a file"),
+    ("challenge: unknown model", lambda w: ["challenge", "--out", str(w["root"] / "c1"), "--models", "nope",
+                                            "--budget", "tiny"], "unknown model 'nope'"),
+    ("challenge: bad data", lambda w: ["challenge", "--out", str(w["root"] / "c2"), "--models", "mialgo_3conv",
+                                       "--budget", "tiny", "--data", str(w["root"] / "unknown")],
+     "unknown dataset layout"),
+]
+
+
+@pytest.mark.parametrize(("argv", "expected"), [pytest.param(a, e, id=i) for i, a, e in CASES])
+def test_bad_input_is_one_clear_line_and_harms_nothing(world, capsys, argv, expected):
+    before = _digest(world["root"])
+    code = main(argv(world))
+    err = capsys.readouterr().err.strip()
+    assert code != 0
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if not line.startswith("warning:")]
+    assert len(lines) == 1, err
+    assert expected in lines[0], lines[0]
+    after = _digest(world["root"])
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing good was modified
