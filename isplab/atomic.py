@@ -17,11 +17,7 @@ _STARTED = time.time()
 
 
 def write_atomic(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
-    """Call ``write(binary_file)`` on a temp file beside ``path``, then rename it over ``path``.
-
-    Unlike a bare ``mkstemp`` file (mode 0600) the result gets the usual umask-based mode, since these
-    files (checkpoints, JSON results, leaderboards) are meant to be shared.
-    """
+    """Call ``write(binary_file)`` on a temp file beside ``path``, then :func:`publish` it as ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -30,14 +26,23 @@ def write_atomic(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def publish(tmp: str | Path, path: str | Path) -> Path:
+    """Give the finished temp file ``tmp`` the usual umask-based mode and rename it over ``path``.
+
+    A bare ``mkstemp`` file is mode 0600; these files (checkpoints, models, images, JSON) are meant to be shared.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+    return Path(path)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
@@ -53,15 +58,27 @@ def check_writable(path: str | Path, what: str = "output") -> Path:
     path = Path(path)
     if path.is_dir():
         raise IsplabError(f"{path}: is a folder, not a file. Give a file name for the {what}")
-    parent = path.parent
+    check_folder(path.parent, what)
+    return path
+
+
+def check_folder(path: str | Path, what: str = "output") -> Path:
+    """Fail before any work if files cannot be written into folder ``path``: it is a file, sits under a file,
+    or is not writable. Creates it when missing. Raises :class:`IsplabError`."""
+    from isplab.errors import IsplabError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise IsplabError(f"{path}: is a file, not a folder. Choose another place for the {what}")
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise IsplabError(f"{path}: a parent of this path is a file. Choose another place for the {what}") from None
+        raise IsplabError(f"{path}: a parent of this folder is a file. Choose another place for the {what}") from None
     except PermissionError:
-        raise IsplabError(f"{path}: cannot create its folder (permission denied). Choose a writable place") from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise IsplabError(f"{path}: its folder {parent} is not writable. Choose a writable place for the {what}")
+        raise IsplabError(f"{path}: cannot create this folder (permission denied). "
+                          f"Choose a writable place for the {what}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise IsplabError(f"{path}: folder is not writable. Choose a writable place for the {what}")
     return path
 
 

@@ -118,9 +118,27 @@ def _fit_patch(model: str, patch: int) -> int:
     return 2 * side
 
 
-def challenge_config(model: str, budget: Budget, data: str | None) -> TrainConfig:
-    """The model's training config under ``budget``: its recipe, or the budget's plan for it."""
+INITS = ("scratch", "pretrained")
+#: Fine-tuning shipped weights starts at this fraction of a plan's learning rate (they are already trained).
+FINE_TUNE_LR = 0.1
+
+
+def init_label(model: str, init: str) -> str:
+    """What a model starts from under ``--init``: ``pretrained:NAME``, or why it starts from scratch."""
+    from isplab.models.weights import has_pretrained
+
+    if init == "scratch":
+        return "scratch"
+    return f"pretrained:{model}" if has_pretrained(model) else "scratch (no pretrained weights)"
+
+
+def challenge_config(model: str, budget: Budget, data: str | None, init: str = "scratch") -> TrainConfig:
+    """The model's training config under ``budget``: its recipe, or the budget's plan for it; with
+    ``init="pretrained"`` it fine-tunes the shipped weights (where they exist) at a tenth of the LR."""
     cfg = load_train_config(None, model)
+    label = init_label(model, init)
+    if label.startswith("pretrained:"):
+        cfg = replace(cfg, init=label, optim=replace(cfg.optim, lr=cfg.optim.lr * FINE_TUNE_LR))
     stream = replace(cfg.data.stream, eval_cameras=budget.eval_cameras)
     cfg = replace(cfg, data=replace(cfg.data, path=data, stream=stream))
     plan = budget.plan(model)
@@ -128,8 +146,9 @@ def challenge_config(model: str, budget: Budget, data: str | None) -> TrainConfi
         return cfg
     stage = StageConfig(steps=plan.steps, name="+".join(n for n, _ in plan.losses),
                         losses=[LossTerm(n, w) for n, w in plan.losses], objective=ObjectiveConfig())
+    lr = plan.lr * (FINE_TUNE_LR if cfg.init else 1.0)
     return replace(
-        cfg, stages=[stage], optim=replace(cfg.optim, lr=plan.lr, eps=plan.eps),
+        cfg, stages=[stage], optim=replace(cfg.optim, lr=lr, eps=plan.eps),
         schedule=ScheduleConfig(name="cosine", warmup_steps=min(plan.warmup, plan.steps - 1), min_lr=0.0),
         data=replace(cfg.data, batch_size=plan.batch_size, patch=_fit_patch(model, plan.patch)),
         ema=replace(cfg.ema, decay=0.0), val_every=max(1, plan.steps // 4), ckpt_every=max(1, plan.steps // 4),
@@ -184,7 +203,7 @@ def _test_scores(model: torch.nn.Module, run_data: RunData, split: str, batch_si
 
 def run_model(
     name: str, budget: Budget, out: Path, data: str | None, threads: int, progress: bool,
-    log: Callable[[str], None], split: str = "val",
+    log: Callable[[str], None], split: str = "val", init: str = "scratch",
 ) -> ModelResult:
     """Train -> evaluate -> export -> bench -> score one model, skipping finished steps."""
     from isplab.bench import bench_tflite
@@ -196,7 +215,7 @@ def run_model(
     if result_path.is_file():
         log(f"{name}: finished earlier, reusing {result_path}")
         return ModelResult.from_json(result_path)
-    cfg = challenge_config(name, budget, data)
+    cfg = challenge_config(name, budget, data, init)
     run_dir = folder / "run"
     last = run_dir / "checkpoints" / "last.pt"
     done = last.is_file() and load_checkpoint(last)["step"] >= cfg.total_steps
@@ -228,7 +247,7 @@ def run_model(
         input_size=list(budget.input_size), threads=threads,
         extra={"scored_on": images.description, "split": images.split, "parity_max_abs": report.parity.max_abs,
                "train_steps": cfg.total_steps, "train_s": train_metrics.get("train_s"),
-               "checkpoint_step": state.get("step"), "peak_mem_mb": bench.peak_mem_mb, "init": "scratch",
+               "checkpoint_step": state.get("step"), "peak_mem_mb": bench.peak_mem_mb, "init": init_label(name, init),
                **_test_scores(model, run_data, split, cfg.data.batch_size)},
     )
     result.to_json(result_path)
@@ -259,10 +278,12 @@ def run_challenge(
     progress: bool = True,
     log: Callable[[str], None] = print,
     split: str = "val",
+    init: str = "scratch",
 ) -> Leaderboard:
     """Run the challenge for ``models`` and write ``OUT/leaderboard.{md,html}``; returns the leaderboard.
 
-    ``split``: the images scored (``val`` or ``test``; never trained on either way)."""
+    ``split``: the images scored (``val`` or ``test``; never trained on either way). ``init``: ``scratch``
+    or ``pretrained`` (fine-tune the shipped weights where a model has them; the leaderboard says which)."""
     from isplab.errors import IsplabError
     from isplab.models import model_entry
 
@@ -274,7 +295,9 @@ def run_challenge(
     torch.set_num_threads(threads)
     if split not in SPLITS:
         raise IsplabError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
-    results = [run_model(name, spec, out, data, threads, progress, log, split) for name in models]
+    if init not in INITS:
+        raise IsplabError(f"unknown init {init!r}; use one of {', '.join(INITS)}")
+    results = [run_model(name, spec, out, data, threads, progress, log, split, init) for name in models]
     results.append(classic_row(spec, data, out, split))
     board = Leaderboard(results)
     md, page = board.write(out)

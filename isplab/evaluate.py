@@ -46,7 +46,9 @@ def evaluate(
     if isinstance(model, nn.Module):
         model.eval()
     acc = MetricAccumulator(metrics)
-    for raw, target in tqdm(images.batches(batch_size), desc="eval", disable=not progress, unit="batch"):
+    bar = tqdm(images.batches(batch_size), desc="eval", unit="batch",
+               disable=None if progress else True)  # None: a bar on a terminal only, none in logs
+    for raw, target in bar:
         if channels_last:
             raw = raw.contiguous(memory_format=torch.channels_last)
         acc.update(finest_output(model(raw)).float().clamp(0, 1).contiguous(), target)
@@ -87,14 +89,14 @@ def evaluate_checkpoint(weights: str | Path, data: str | Path | None = None, spl
                         ) -> EvalReport:
     """Score a checkpoint and the classical ISP on the ``split`` images of ``data`` (or the embedded photos,
     rendered by the camera family the checkpoint was trained with); optionally write the report as JSON."""
-    from isplab.atomic import check_writable, write_text_atomic
+    from isplab.atomic import check_writable, remove_stale_temps, write_text_atomic
     from isplab.data.splits import folder_eval_set
     from isplab.models.weights import load_model_from_checkpoint
     from isplab.train.config import DataConfig
     from isplab.train.data import classic_for, stream_camera
 
     if json_path is not None:
-        check_writable(json_path)
+        remove_stale_temps(check_writable(json_path, "results JSON (--json)").parent)
     model, state = load_model_from_checkpoint(weights)
     trained = state.get("config", {}).get("data", {})
     kept = {k: trained[k] for k in ("stream", "white_level") if k in trained}

@@ -3,6 +3,9 @@
 ``shared_dir``: the read-only ``../shared`` tree beside the checkout (peers' models, real raw frames).
 Tests that need it are skipped when it is absent, except under ``CI=true``, where a missing tree is a
 failure: CI must run the parity tests, not silently skip them.
+
+``read_only_dir``: a folder nothing can be written into, also when the tests run as root. ``raising``: a
+stand-in for a heavy function, to prove that an error came before any work.
 """
 
 from __future__ import annotations
@@ -36,3 +39,30 @@ def shared_dir() -> Path:
 def shared_file():
     """Factory ``shared_file("peers", "x.tflite") -> Path`` with the same skip/fail rule per file."""
     return require_shared
+
+
+@pytest.fixture
+def read_only_dir(tmp_path, monkeypatch) -> Path:
+    """A mode-0555 folder. Modes do not bind root, so as root ``os.access`` is made to report it unwritable."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.geteuid() == 0:
+        access = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: access(p, mode) and not Path(p).is_relative_to(folder))
+    yield folder
+    folder.chmod(0o755)
+
+
+def _raising(exc: BaseException):
+    def call(*args, **kwargs):
+        raise exc
+
+    return call
+
+
+@pytest.fixture
+def raising():
+    """``raising(exc)``: a function that raises ``exc`` when called; monkeypatch a heavy function (conversion,
+    inference, timing) with ``raising(AssertionError(...))`` to prove that nothing ran before an error."""
+    return _raising

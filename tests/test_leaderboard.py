@@ -199,3 +199,12 @@ def test_cli_leaderboard_errors(tmp_path, capsys):
                                                  "cpu_runtime_ms": 5.0}))
     assert main(["leaderboard", str(tmp_path / "r.json"), "--reference", "zzz", "--out", str(tmp_path)]) == 2
     assert "'zzz' is not among" in capsys.readouterr().err
+
+
+def test_markdown_names_each_models_starting_point():
+    rows = _with_classic(20.0, 24.0)
+    rows[0]["extra"] = {"init": "pretrained:microisp"}
+    rows[1]["extra"] = {"init": "scratch"}
+    md = Leaderboard(rows).to_markdown()
+    assert "Initialised from microisp: pretrained:microisp (others trained from scratch)." in md
+    assert "Initialised from" not in Leaderboard(_with_classic(20.0, 24.0)).to_markdown()

@@ -40,7 +40,8 @@ def test_top_level_help_and_every_command_help_load_no_torch():
     from isplab.cli import build_parser
 
     commands = [a for a in build_parser()._actions if a.dest == "command"][0].choices
-    code = ("import sys\nfrom isplab.cli import main\nfor argv in [['--help']] + [[c, '--help'] for c in sys.argv[1:]]:\n"
+    code = ("import sys\nfrom isplab.cli import main\n"
+            "for argv in [['--help']] + [[c, '--help'] for c in sys.argv[1:]]:\n"
             "    try:\n        main(argv)\n    except SystemExit:\n        pass\nprint('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, *commands], capture_output=True, text=True).stdout
     assert out.strip().splitlines()[-1] == "False"

@@ -16,6 +16,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="val", choices=["val", "test"],
                    help="images scored on the leaderboard (never trained on): val (default) or test; the "
                         "test split's scores are shown beside the val ones")
+    p.add_argument("--init", default="scratch", choices=["scratch", "pretrained"],
+                   help="scratch (default) or pretrained: fine-tune the weights shipped with isplab (models "
+                        "without them start from scratch; the leaderboard says which)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for training and benchmarking")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -26,5 +29,5 @@ def run(args: argparse.Namespace) -> int:
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     run_challenge(args.out, models, args.budget, args.data, args.threads, progress=not args.no_progress,
-                  split=args.split)
+                  split=args.split, init=args.init)
     return 0

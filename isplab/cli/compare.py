@@ -24,11 +24,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from isplab.develop.compare import compare
-    from isplab.develop.pipeline import DevelopSettings
+    from isplab.develop.compare import check_crop, compare, crops_folder
+    from isplab.develop.pipeline import DevelopSettings, check_settings
 
-    settings = DevelopSettings(tile=args.tile, overlap=args.overlap, read_options=raw_options(args))
-    out = compare(args.input, args.weights, args.out, args.crop_size,
-                  tuple(args.crop_at) if args.crop_at else None, settings)
-    print(f"wrote {out} and {out.parent / (out.stem + '-crops')}/")
+    settings = check_settings(DevelopSettings(tile=args.tile, overlap=args.overlap, read_options=raw_options(args)))
+    at = tuple(args.crop_at) if args.crop_at else None
+    check_crop(args.crop_size, at)
+    out = compare(args.input, args.weights, args.out, args.crop_size, at, settings)
+    print(f"wrote {out} and {crops_folder(out)}/")
     return 0

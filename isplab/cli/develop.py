@@ -55,12 +55,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from isplab.develop.pipeline import DevelopSettings, develop_many
+    from isplab.atomic import check_folder
+    from isplab.develop.pipeline import DevelopSettings, check_settings, develop_many
     from isplab.develop.runners import load_runner
 
+    settings = check_settings(DevelopSettings(fmt=args.fmt, tile=args.tile, overlap=args.overlap,
+                                              quality=args.quality, read_options=raw_options(args),
+                                              copy_orientation=not args.no_orientation))
+    check_folder(args.out, "developed files (--out)")
     runner = load_runner(args.weights, resize=not args.no_resize, num_threads=args.threads)
-    settings = DevelopSettings(fmt=args.fmt, tile=args.tile, overlap=args.overlap, quality=args.quality,
-                               read_options=raw_options(args), copy_orientation=not args.no_orientation)
     summary = develop_many(args.inputs, runner, args.out, settings, progress=not args.quiet)
     total = len(summary.developed) + len(summary.failed)
     print(f"developed {len(summary.developed)} of {total} file(s) with {runner.name} -> {args.out}")

@@ -20,8 +20,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from isplab.errors import IsplabError
     from isplab.evaluate import evaluate_checkpoint
 
+    if args.batch_size < 1:
+        raise IsplabError(f"--batch-size {args.batch_size}: must be >= 1. Omit it for the default 8")
+    if not 0 < args.val_fraction < 1:
+        raise IsplabError(f"--val-fraction {args.val_fraction}: must be in (0, 1). Omit it for the default 0.1")
     report = evaluate_checkpoint(args.weights, data=args.data, split=args.split, batch_size=args.batch_size,
                                  val_fraction=args.val_fraction, json_path=args.json)
     print(report.render())

@@ -44,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from isplab.atomic import check_writable, remove_stale_temps
     from isplab.errors import IsplabError
     from isplab.export.convert import export_tflite
     from isplab.export.parity import ParityBudget
@@ -54,15 +55,20 @@ def run(args: argparse.Namespace) -> int:
     if args.precision == "int8" and not args.calib_data:
         raise IsplabError("--precision int8 needs --calib-data DIR (a dataset folder with training raws) "
                           "to calibrate activation ranges")
+    budget = ParityBudget(fp32_max_abs=args.fp32_tol, fp16_psnr_loss=args.fp16_budget,
+                          int8_psnr_loss=args.int8_budget)
+    if args.parity_raw:
+        from isplab.develop.pipeline import DevelopSettings, check_settings
+
+        check_settings(DevelopSettings(read_options=raw_options(args)))
+    remove_stale_temps(check_writable(args.out, "exported model (--out)").parent)
     model, name = load_export_model(args.weights, args.model)
     calibration, parity_inputs = export_data(args.calib_data, args.parity_data or args.calib_data)
     report = export_tflite(
         model, args.out, input_size=args.input_size, precision=args.precision, calibration=calibration,
         int8_io=args.int8_io, parity_inputs=parity_inputs, raw_frames=read_raw_frames(args.parity_raw,
                                                                                       raw_options(args)),
-        budget=ParityBudget(fp32_max_abs=args.fp32_tol, fp16_psnr_loss=args.fp16_budget,
-                            int8_psnr_loss=args.int8_budget),
-        dynamic=args.dynamic, strict=args.strict, optimize=args.optimize)
+        budget=budget, dynamic=args.dynamic, strict=args.strict, optimize=args.optimize)
     print(f"model {name}")
     print(report.render())
     return 0

@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="total steps (stages rescaled proportionally)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--init", help="start from these weights (checkpoint or pretrained:NAME) and fine-tune")
     p.add_argument("--resume", action="store_true", help="continue RUNDIR/checkpoints/last.pt exactly")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -45,6 +46,8 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
         cfg = replace(cfg, data=replace(cfg.data, batch_size=args.batch_size))
     if args.seed is not None:
         cfg = replace(cfg, seed=args.seed)
+    if args.init:
+        cfg = replace(cfg, init=args.init)
     if args.steps is not None:
         check(args.steps >= 1, f"--steps must be >= 1, got {args.steps}")
         cfg = cfg.with_total_steps(args.steps)

@@ -15,6 +15,7 @@ official loaders' (PyNET / PyNET-v2 ``load_dataset.py``) at full target resoluti
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +146,8 @@ class PairedRawDataset(Dataset):
         if split is None and "" not in splits:
             if "train" not in splits:
                 raise DataError(self.root, f"holds splits {', '.join(splits)} but no train/",
-                                f"choose one with split= (or --split), e.g. {next(iter(splits))!r}")
+                                f"point the dataset folder option at one split folder, e.g. "
+                                f"{self.root / next(iter(splits))}")
             split = "train"
         if split is not None and split not in splits:
             found = ", ".join(s for s in splits if s) or "none (the folder is a single split)"
@@ -303,6 +305,14 @@ def bit_depth_warning(codes: np.ndarray, path: Path, white_level: float = MAI_WH
         return None
     return (f"{path}: sensor codes reach {top}, beyond the white level {white_level:g}: the data looks {bits}-bit. "
             f"Set data.white_level: {2**bits - 1} (or re-export it as 10-bit) so raw values stay in [0, 1]")
+
+
+def warn_bit_depth(codes: np.ndarray, path: Path, white_level: float = MAI_WHITE_LEVEL) -> bool:
+    """Print :func:`bit_depth_warning` as one ``warning:`` line on stderr; returns whether it did."""
+    message = bit_depth_warning(codes, path, white_level)
+    if message:
+        print(f"warning: {message}", file=sys.stderr)
+    return message is not None
 
 
 def check_dataset(root: str | Path, split: str | None = None, deep: bool = False,

@@ -11,12 +11,10 @@ batch in torch.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from torch import Tensor
 
-from isplab.data.datasets import PairedRawDataset, bit_depth_warning, pair_to_tensors
+from isplab.data.datasets import PairedRawDataset, pair_to_tensors, warn_bit_depth
 from isplab.errors import DataError
 from isplab.raw.bayer import DIHEDRAL, augment_pair
 
@@ -31,7 +29,8 @@ class FolderStream:
         seed: batch ``step`` depends only on ``(seed, step)``; ``salt`` separates independent streams of
             the same seed (e.g. the domain objective's target-camera batches).
         cache_gb: keep decoded pairs in memory when the split fits this bound.
-    Codes beyond the dataset's white level's bit depth (e.g. 12-bit data read as 10-bit) warn once.
+    Codes beyond the dataset's white level's bit depth (e.g. 12-bit data read as 10-bit) warn once
+    (one ``warning:`` line on stderr).
     """
 
     def __init__(self, dataset: PairedRawDataset, patch: int | None = None, augment: bool = True, seed: int = 0,
@@ -53,10 +52,8 @@ class FolderStream:
 
     def _load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         codes, rgb = self.dataset.load_codes(index)
-        message = None if self._warned else bit_depth_warning(codes, self.dataset.files(index)[0], self.white_level)
-        if message:
-            warnings.warn(message, stacklevel=3)
-            self._warned = True
+        if not self._warned:
+            self._warned = warn_bit_depth(codes, self.dataset.files(index)[0], self.white_level)
         return codes, rgb
 
     def _pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Subset
 
 from isplab.data.camera import CameraFamily
-from isplab.data.datasets import PairedRawDataset, find_splits
+from isplab.data.datasets import PairedRawDataset, find_splits, warn_bit_depth
 from isplab.data.stream import evaluation_set
 from isplab.data.synth import read_info
 from isplab.errors import DataError
@@ -185,13 +185,14 @@ class EvalSet:
 
 def folder_eval_set(root: str | Path, split: str = "val", val_fraction: float = 0.1,
                     white_level: float = MAI_WHITE_LEVEL) -> EvalSet:
-    """The ``val``, ``test`` or ``all`` pairs of a dataset folder, by the rules of the module docstring."""
+    """The ``val``, ``test`` or ``all`` pairs of a dataset folder, by the rules of the module docstring; every
+    pair's headers are checked before any is scored (:func:`checked`)."""
     if split not in EVAL_SPLITS:
         raise DataError(root, f"unknown split {split!r}", f"use --split {' | '.join(EVAL_SPLITS)}")
     root = Path(root)
     splits = find_splits(root)
     if split == "all":
-        parts = [PairedRawDataset(root, split=s or None, white_level=white_level) for s in splits]
+        parts = [checked(PairedRawDataset(root, split=s or None, white_level=white_level)) for s in splits]
         datasets = torch.utils.data.ConcatDataset(parts)
 
         def batches(batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
@@ -202,15 +203,24 @@ def folder_eval_set(root: str | Path, split: str = "val", val_fraction: float = 
                        len(datasets), batches)
     names = VAL_NAMES if split == "val" else TEST_NAMES
     if "" in splits and root.name.lower() in names:
-        whole = PairedRawDataset(root, white_level=white_level)
+        whole = checked(PairedRawDataset(root, white_level=white_level))
         return EvalSet.folder(whole, split, f"a {root.name}/ folder: all of it")
     if "" not in splits:
         name = next((s for s in names if s in splits), None)
         if name is not None:
-            return EvalSet.folder(PairedRawDataset(root, split=name, white_level=white_level), split)
+            return EvalSet.folder(checked(PairedRawDataset(root, split=name, white_level=white_level)), split)
     if split == "test":
         found = ", ".join(s for s in splits if s) or "none (a flat folder)"
         raise DataError(root, f"has no test split (splits: {found})",
                         "add a test/ folder, point --data at the test folder itself, or use --split val")
     parts = folder_splits(root, val_fraction, white_level)
-    return EvalSet.folder(parts.val, "val", parts.val_rule)
+    return EvalSet.folder(checked(parts.val), "val", parts.val_rule)
+
+
+def checked(dataset: PairedRawDataset) -> PairedRawDataset:
+    """``dataset`` after the header check of every pair (pairing, orphan targets, sizes; raises the first
+    problem) and the bit-depth check of its first pair (a ``warning:`` line)."""
+    dataset.validate()
+    raw_path, _ = dataset.files(0)
+    warn_bit_depth(dataset.load_codes(0)[0], raw_path, dataset.white_level)
+    return dataset

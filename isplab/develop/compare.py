@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from isplab.atomic import write_atomic, write_text_atomic
+from isplab.atomic import check_folder, check_writable, remove_stale_temps, write_atomic, write_text_atomic
 from isplab.classic.visualise import raw_visualisation
-from isplab.develop.pipeline import DevelopSettings, develop_image, reader_options
+from isplab.develop.pipeline import DevelopSettings, check_settings, develop_image, reader_options
 from isplab.develop.runners import CLASSIC, load_runner
-from isplab.errors import DataError
+from isplab.errors import DataError, IsplabError
 from isplab.raw.readers import read_raw
 
 
@@ -58,17 +58,40 @@ def crop_box(shape: tuple[int, int], size: int, at: tuple[int, int] | None) -> t
     return y, y + ch, x, x + cw
 
 
+def check_crop(size: int, at: tuple[int, int] | None) -> None:
+    """Fail before any work on a crop that cannot be shown."""
+    if size < 2:
+        raise IsplabError(f"--crop-size {size}: must be >= 2 output pixels. Omit it for the default 384")
+    if at is not None and min(at) < 0:
+        raise IsplabError(f"--crop-at {at[0]} {at[1]}: must be >= 0. Give the crop's top-left as Y X in pixels")
+
+
+def crops_folder(out: str | Path) -> Path:
+    """Where the report ``out`` keeps its crops as PNG files: ``<out stem>-crops/`` beside it."""
+    out = Path(out)
+    return out.parent / f"{out.stem}-crops"
+
+
+def check_report_paths(out: str | Path) -> Path:
+    """Fail before any work if the report or its crops folder cannot be written; clear stale temp files."""
+    out = check_writable(out, "report (--out)")
+    for folder in (out.parent, check_folder(crops_folder(out), "report's crops (--out)")):
+        remove_stale_temps(folder)
+    return out
+
+
 def build_panels(path: str | Path, weights: Sequence[str], size: int = 384, at: tuple[int, int] | None = None,
                  settings: DevelopSettings | None = None, classic: bool = True) -> list[Panel]:
     """Raw visualisation, classical ISP (unless ``classic`` is false), each of ``weights``, target."""
-    path, settings = Path(path), settings or DevelopSettings()
+    path, settings = Path(path), check_settings(settings or DevelopSettings())
+    check_crop(size, at)
+    runners = [load_runner(w) for w in ([CLASSIC] if classic else []) + list(weights)]  # all load before any work
     image = read_raw(path, **reader_options(path, settings.read_options))
     packed = image.packed()
     y0, y1, x0, x1 = crop_box(image.shape, size, at)
     raw = raw_visualisation(torch.from_numpy(packed[:, y0 // 2:(y1 + 1) // 2, x0 // 2:(x1 + 1) // 2])).numpy()
     panels = [Panel("raw (R, mean G, B; gamma 1/2.2)", raw[:, :y1 - y0, :x1 - x0])]
-    for w in ([CLASSIC] if classic else []) + list(weights):
-        runner = load_runner(w)
+    for runner in runners:
         rgb = develop_image(image, runner, settings)
         panels.append(Panel(runner.name, np.clip(rgb[:, y0:y1, x0:x1], 0, 1)))
     target = dataset_target(path)
@@ -94,8 +117,7 @@ def _slug(text: str) -> str:
 
 def write_report(panels: Sequence[Panel], out: str | Path, title: str) -> Path:
     """Write ``out`` (HTML, images inlined) and ``<out stem>-crops/NN-<label>.png``; returns ``out``."""
-    out = Path(out)
-    crops = out.parent / f"{out.stem}-crops"
+    out, crops = Path(out), crops_folder(out)
     cells = []
     for i, panel in enumerate(panels):
         data = _png_bytes(panel.rgb)
@@ -116,5 +138,6 @@ figure{{margin:0}} img{{image-rendering:pixelated;display:block}} figcaption{{fo
 def compare(path: str | Path, weights: Sequence[str], out: str | Path, size: int = 384,
             at: tuple[int, int] | None = None, settings: DevelopSettings | None = None) -> Path:
     """Build the panels of ``path`` and write the report to ``out``."""
+    out = check_report_paths(out)
     panels = build_panels(path, weights, size, at, settings)
     return write_report(panels, out, f"isplab compare: {Path(path).name}")

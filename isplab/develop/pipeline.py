@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from isplab import __version__
+from isplab.atomic import check_folder, remove_stale_temps
 from isplab.develop.tiling import Runner, run_tiled, tiled_bands
 from isplab.develop.writer import FORMATS, open_image, source_orientation
 from isplab.errors import IsplabError
@@ -85,7 +86,44 @@ def develop_image(image: RawImage, runner: Runner, settings: DevelopSettings,
 
 def tile_size(runner: Runner, settings: DevelopSettings) -> int:
     """The tile side to use: the settings', else the runner's default, else 512 (packed pixels)."""
-    return settings.tile or getattr(runner, "default_tile", 512)
+    return settings.tile if settings.tile is not None else getattr(runner, "default_tile", 512)
+
+
+def check_settings(settings: DevelopSettings) -> DevelopSettings:
+    """Fail once, before any model loads or file is read, on settings no file could be developed with."""
+    s = settings
+    if s.fmt not in FORMATS:
+        raise IsplabError(f"--format {s.fmt}: unknown output format. Use one of {', '.join(FORMATS)}")
+    if s.tile is not None and s.tile < 1:
+        raise IsplabError(f"--tile {s.tile}: must be >= 1. Omit it for the default size")
+    if s.overlap < 0:
+        raise IsplabError(f"--overlap {s.overlap}: must be >= 0. Omit it for the default 32")
+    if s.tile is not None and s.tile < 2 * s.overlap:
+        raise IsplabError(f"--tile {s.tile}: must be at least twice --overlap {s.overlap}. "
+                          "Raise --tile or lower --overlap")
+    if not 1 <= s.quality <= 100:
+        raise IsplabError(f"--quality {s.quality}: must be from 1 to 100. Omit it for the default 90")
+    _check_reader_options(s.read_options)
+    return settings
+
+
+def _check_reader_options(options: dict[str, object]) -> None:
+    """The mosaic / headerless geometry options of :func:`check_settings`."""
+    from isplab.raw.bayer import CFA
+
+    cfa, black, white = options.get("cfa"), options.get("black"), options.get("white")
+    if cfa is not None and str(cfa).upper() not in {c.value for c in CFA}:
+        raise IsplabError(f"--cfa {cfa}: unknown Bayer phase. Use one of {', '.join(c.value for c in CFA)}")
+    if black is not None and white is not None and black >= white:
+        raise IsplabError(f"--black {black:g} --white {white:g}: the black level must be below the white "
+                          "level. Fix either value")
+    bits = options.get("bit_depth")
+    if bits is not None and not 1 <= bits <= 16:
+        raise IsplabError(f"--bit-depth {bits}: must be from 1 to 16. Give the bits per sample of the .raw")
+    for name in ("width", "height"):
+        value = options.get(name)
+        if value is not None and value < 1:
+            raise IsplabError(f"--{name} {value}: must be >= 1. Give the {name} of the .raw in photosites")
 
 
 def output_path(path: Path, out_dir: Path, fmt: str) -> Path:
@@ -95,9 +133,7 @@ def output_path(path: Path, out_dir: Path, fmt: str) -> Path:
 def develop_file(path: str | Path, runner: Runner, out_dir: str | Path, settings: DevelopSettings | None = None,
                  progress: Callable[[int, int], None] | None = None) -> Path:
     """Develop one raw file into ``out_dir/<stem>.<png|jpg>``; returns the written path."""
-    path, settings = Path(path), settings or DevelopSettings()
-    if settings.fmt not in FORMATS:
-        raise IsplabError(f"unknown output format {settings.fmt!r}; use one of {', '.join(FORMATS)}")
+    path, settings = Path(path), check_settings(settings or DevelopSettings())
     image = read_raw(path, **reader_options(path, settings.read_options))
     metadata = {
         "Software": f"isplab {__version__}",
@@ -121,16 +157,17 @@ def develop_many(paths: Sequence[str | Path], runner: Runner, out_dir: str | Pat
                  log: Callable[[str], None] | None = None) -> DevelopSummary:
     """Develop every file (folders: their raw files, :func:`raw_inputs`) with one runner; a file that fails is
     reported through ``log`` and skipped, the rest go on."""
-    settings = settings or DevelopSettings()
+    settings = check_settings(settings or DevelopSettings())
     paths = raw_inputs(paths)
     clashes = [p for p, n in Counter(output_path(p, Path(out_dir), settings.fmt) for p in paths).items() if n > 1]
     if clashes:
         raise IsplabError(f"several inputs would be written to {clashes[0]} (same file name stem); "
                           "develop them into different --out folders")
+    remove_stale_temps(check_folder(out_dir, "developed files (--out)"))
     from tqdm import tqdm
 
     bar = tqdm(paths, desc="develop", unit="file", disable=not progress, file=sys.stderr)
-    log = log or bar.write
+    log = log or (lambda line: bar.write(line, file=sys.stderr))
     summary = DevelopSummary()
     for path in bar:
         bar.set_postfix_str(path.name)

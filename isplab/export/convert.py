@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from isplab.atomic import check_writable, publish
 from isplab.errors import IsplabError, first_line
 from isplab.export.audit import AuditReport, audit_tflite
 from isplab.export.optimize import optimize_for_export
@@ -191,9 +192,7 @@ def export_tflite(
     if precision == "int8" and calibration is None:
         raise IsplabError("int8 export needs calibration data (representative training raws). "
                           "Pass calibration=... or `--calib-data DIR`")
-    out_path = Path(out_path)
-    if not out_path.parent.is_dir():
-        raise IsplabError(f"{out_path.parent}: output folder does not exist. Create it first")
+    out_path = check_writable(out_path, "exported model")
     samples = parity_samples(input_size, parity_inputs, raw_frames)
     if dynamic:  # prove the resized graph too, at a smaller size that keeps multiples of 16
         alt = tuple(max(16, s // 2 // 16 * 16) for s in input_size)
@@ -240,7 +239,7 @@ def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], pr
             raise ExportError(f"{out_path}: the graph will not run fully on a mobile GPU "
                               f"({audit.summary()}). Replace the flagged ops, or drop --strict\n"
                               + audit.render())
-        os.replace(tmp, out_path)
+        publish(tmp, out_path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

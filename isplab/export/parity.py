@@ -56,6 +56,13 @@ class ParityBudget:
     int8_psnr_loss: float = 1.0  #: dB
     reference_psnr: float = 24.0  #: dB, assumed model fidelity when no target is given
 
+    def __post_init__(self) -> None:
+        for value, option in ((self.fp32_max_abs, "--fp32-tol"), (self.optimized_max_abs, "optimized_max_abs"),
+                              (self.fp16_psnr_loss, "--fp16-budget"), (self.int8_psnr_loss, "--int8-budget")):
+            if not value > 0:  # also NaN
+                raise IsplabError(f"{option} {value}: a parity budget must be > 0. Pass a positive value "
+                                  "(or leave the default)")
+
     def loss_budget(self, precision: str) -> float:
         return {"fp16": self.fp16_psnr_loss, "int8": self.int8_psnr_loss}[precision]
 

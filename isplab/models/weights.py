@@ -63,6 +63,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                           f"({', '.join(list_models(pretrained=True)) or 'none shipped yet'})")
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
+    except PermissionError:
+        raise IsplabError(f"{path}: cannot read this file (permission denied). Fix its permissions") from None
     except Exception as exc:  # torch raises many types for corrupt files
         raise IsplabError(f"{path}: not a readable isplab checkpoint ({exc.__class__.__name__}). "
                           "Re-export or re-train it") from None
@@ -155,6 +157,18 @@ def resolve_weights(spec: str | Path) -> Path:
     if text.startswith(PRETRAINED_PREFIX):
         return pretrained_path(text[len(PRETRAINED_PREFIX):])
     return Path(spec)
+
+
+def init_from(model: nn.Module, spec: str | Path, name: str) -> Path:
+    """Load the weights of ``spec`` (a checkpoint or ``pretrained:NAME``) into ``model`` (registered as
+    ``name``) to fine-tune it; returns the file. Weights of another model are an error naming both."""
+    path = resolve_weights(spec)
+    state = load_checkpoint(path)
+    if state["model_name"] != name:
+        raise IsplabError(f"{path}: holds {state['model_name']} weights, not {name}; "
+                          f"initialise {name} from weights of {name} (e.g. pretrained:{name})")
+    load_weights(model, state["model"], path, name)
+    return path
 
 
 def load_model_from_checkpoint(spec: str | Path) -> tuple[nn.Module, dict[str, Any]]:

@@ -164,6 +164,7 @@ class TrainConfig:
     log_every: int = 10
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     channels_last: bool = True  # NHWC activations: ~1.7x faster CPU steps for the small conv nets here
+    init: str | None = None  # weights to start from (a checkpoint or pretrained:NAME): fine-tuning
 
     def __post_init__(self) -> None:
         check(bool(self.stages), "stages must list at least one stage")

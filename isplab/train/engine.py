@@ -37,7 +37,7 @@ from isplab.errors import IsplabError
 from isplab.evaluate import evaluate
 from isplab.models import create_model
 from isplab.models.ops import finest_output
-from isplab.models.weights import load_checkpoint, load_weights, save_checkpoint
+from isplab.models.weights import init_from, load_checkpoint, load_weights, save_checkpoint
 from isplab.train.config import TrainConfig
 from isplab.train.data import BatchSource, build_run_data
 from isplab.train.ema import WeightEMA
@@ -187,6 +187,9 @@ def train(
     last = _check_run_dir(run_dir, resume)
     if resume:
         state = load_checkpoint(last)
+        if state["model_name"] != cfg.model:
+            raise IsplabError(f"{last}: holds a {state['model_name']} run, not {cfg.model}. "
+                              "Drop --model or choose another --out")
         if state["step"] >= cfg.total_steps:
             return TrainResult(run_dir, state["step"], state.get("metrics", {}), 0.0, already_finished=True)
     ddp = _init_distributed()
@@ -198,6 +201,8 @@ def train(
     model = create_model(cfg.model, **cfg.model_kwargs).to(ddp.device)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
+    if cfg.init and not resume:
+        init_from(model, cfg.init, cfg.model)
     data = build_run_data(cfg.data, cfg.seed)
     objectives = nn.ModuleList(
         create_objective(s.objective.name, cfg=cfg, model=model, stage=s, **s.objective.kwargs) for s in cfg.stages

@@ -4,6 +4,7 @@ torch nets."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,26 @@ def test_cli_bench_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["bench", str(bad), "--input-size", "544"])
     assert exc.value.code == 2
+
+
+def test_cli_bench_checks_json_before_timing(tmp_path, monkeypatch, capsys, raising):
+    import isplab.bench as bench
+
+    for name in ("bench_tflite", "bench_torch"):
+        monkeypatch.setattr(bench, name, raising(AssertionError("timed before --json was checked")))
+    (tmp_path / "afile").write_text("x")
+    for json_path, expected in ((tmp_path, "is a folder, not a file"), (tmp_path / "afile" / "b.json", "is a file")):
+        assert main(["bench", str(tmp_path / "m.tflite"), "--json", str(json_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and expected in err, err
+
+
+def test_cli_bench_removes_stale_temp_files_beside_the_json(tmp_path, monkeypatch, raising):
+    import isplab.bench as bench
+
+    stale = tmp_path / ".b.json.abc123.tmp"
+    stale.write_text("{")
+    os.utime(stale, (0, 0))  # left by an interrupted earlier run
+    monkeypatch.setattr(bench, "bench_tflite", raising(IsplabError("stop")))
+    assert main(["bench", str(tmp_path / "m.tflite"), "--json", str(tmp_path / "b.json")]) == 2
+    assert not stale.exists()

@@ -11,6 +11,8 @@ from PIL import Image
 
 from isplab.cli import main
 from isplab.data import PairedRawDataset, check_dataset, find_splits
+from isplab.data.sources import FolderStream
+from isplab.data.splits import folder_eval_set
 from isplab.errors import DataError
 
 # ---- the official loaders' maths (PyNET / PyNET-v2 load_dataset.py), re-implemented inline -----------
@@ -62,8 +64,10 @@ def test_split_folders_like_the_official_archives(tmp_path, make_pairs):
 
 def test_splits_without_train_need_an_explicit_split(tmp_path, make_pairs):
     make_pairs(tmp_path / "test", 1, size=16)
-    with pytest.raises(DataError, match="split="):
+    with pytest.raises(DataError, match="point the dataset folder option at one split folder") as err:
         PairedRawDataset(tmp_path, size=16)
+    assert f"e.g. {tmp_path / 'test'}" in str(err.value)
+    assert "--split" not in str(err.value)  # `export --calib-data` reaches it too, and has no --split
 
 
 def test_numeric_file_order_and_indices(tmp_path, make_pairs):
@@ -184,3 +188,25 @@ def test_cli_check_bad_input_is_one_line_without_traceback(tmp_path, capsys, mak
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert "mediatek_raw/1.png" in err and "8-bit" in err
+
+
+def test_12_bit_codes_warn_in_data_check_train_and_eval(tmp_path, capsys, make_pairs):
+    root = make_pairs(tmp_path / "d", 4, size=16)
+    mosaic = np.random.default_rng(0).integers(0, 4096, (16, 16)).astype(np.uint16)
+    Image.fromarray(mosaic).save(root / "mediatek_raw" / "0.png")  # a 12-bit set read as 10-bit
+    start = f"warning: {root / 'mediatek_raw' / '0.png'}: sensor codes reach"
+
+    def warnings_printed() -> list[str]:
+        captured = capsys.readouterr()
+        assert "warning" not in captured.out
+        return [line for line in captured.err.splitlines() if line.startswith(start)]
+
+    assert main(["data", "check", str(root), "--deep"]) == 0
+    assert len(warnings_printed()) == 1
+    stream = FolderStream(PairedRawDataset(root), patch=8)  # training
+    for step in range(3):
+        stream.batch(step, 4)
+    (line,) = warnings_printed()  # one line, once
+    assert line.endswith("Set data.white_level: 4095 (or re-export it as 10-bit) so raw values stay in [0, 1]")
+    folder_eval_set(root, "all")  # eval
+    assert len(warnings_printed()) == 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from isplab.data import synthesize_dataset
 from isplab.data.splits import EvalSet, folder_eval_set, folder_splits
@@ -56,6 +58,17 @@ def test_eval_split_selection(tmp_path, make_pairs):
         folder_eval_set(tmp_path / "train", "test")
     with pytest.raises(DataError, match="unknown split"):
         folder_eval_set(tmp_path, "training")
+
+
+def test_eval_checks_every_pair_before_scoring(tmp_path, make_pairs):
+    root = make_pairs(tmp_path / "d", 10, size=16)
+    (root / "mediatek_raw" / "3.png").unlink()  # an orphan target among the training pairs
+    with pytest.raises(DataError, match=r"fujifilm/3\.png: missing partner file mediatek_raw/3\.png"):
+        folder_eval_set(root, "val", val_fraction=0.2)
+    other = make_pairs(tmp_path / "e", 6, size=16)
+    Image.fromarray(np.zeros((16, 8, 3), np.uint8)).save(other / "fujifilm" / "5.png")  # the last pair scored
+    with pytest.raises(DataError, match=r"fujifilm/5\.png: target is 16x8"):
+        folder_eval_set(other, "all")
 
 
 def test_eval_on_a_flat_training_folder_skips_its_training_pairs(tmp_path, make_pairs):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from isplab.cli import main
@@ -40,3 +42,41 @@ def test_report_for_a_dataset_pair(tmp_path, smallnet, mosaic, write_png16):
     assert base64.b64decode(images[3]) == crops[3].read_bytes()
     with Image.open(crops[3]) as im:  # the target crop is the centre 64x64 of the target at 100%
         np.testing.assert_array_equal(np.asarray(im), target[16:80, 16:80])
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    (["--out", "{tmp}"], "is a folder, not a file"),
+    (["--out", "{tmp}/afile/cmp.html"], "is a file"),
+    (["--crop-size", "0"], "--crop-size 0: must be >= 2"),
+    (["--crop-at", "-1", "5"], "--crop-at -1 5: must be >= 0"),
+    (["--tile", "0"], "--tile 0: must be >= 1"),
+    (["--cfa", "XYZW"], "--cfa XYZW: unknown Bayer phase"),
+])
+def test_bad_out_and_options_fail_before_any_model_loads(tmp_path, monkeypatch, capsys, raising, options, expected):
+    import isplab.develop.compare as compare_mod
+
+    monkeypatch.setattr(compare_mod, "load_runner", raising(AssertionError("a model loaded before the checks")))
+    (tmp_path / "afile").write_text("x")
+    argv = ["compare", str(tmp_path / "shot.png"), "--out", str(tmp_path / "r" / "cmp.html"), *options]
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and expected in err, err
+    assert not (tmp_path / "r").exists()  # nothing written before the error
+
+
+def test_every_model_loads_before_any_panel_and_stale_temps_go(tmp_path, monkeypatch, capsys, raising, mosaic,
+                                                                write_png16):
+    import isplab.develop.compare as compare_mod
+
+    monkeypatch.setattr(compare_mod, "develop_image", raising(AssertionError("developed before every model loaded")))
+    crops = tmp_path / "r" / "cmp-crops"
+    crops.mkdir(parents=True)
+    stale = [tmp_path / "r" / ".cmp.html.abc.tmp", crops / ".00-raw.png.abc.tmp"]
+    for path in stale:
+        path.write_bytes(b"half a file")
+        os.utime(path, (0, 0))  # left by an interrupted earlier run
+    raw = write_png16(tmp_path / "shot.png", mosaic())
+    assert main(["compare", str(raw), "--weights", str(tmp_path / "missing.pt"),
+                 "--out", str(tmp_path / "r" / "cmp.html")]) == 2
+    assert "missing.pt: checkpoint not found" in capsys.readouterr().err
+    assert not any(path.exists() for path in stale)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from isplab.cli import main
-from isplab.develop.pipeline import DevelopSettings, develop_file, develop_many, raw_inputs, reader_options
+from isplab.develop.pipeline import (
+    DevelopSettings,
+    check_settings,
+    develop_file,
+    develop_many,
+    raw_inputs,
+    reader_options,
+    tile_size,
+)
 from isplab.develop.torch_runners import ClassicRunner, TorchRunner
+from isplab.errors import IsplabError
 from isplab.models.weights import model_checkpoint, save_checkpoint
 from isplab.raw.bayer import CFA
 from isplab.raw.readers import read_raw
@@ -113,3 +124,50 @@ def test_folder_inputs_develop_every_raw_file_with_one_runner(tmp_path, runner, 
     assert [p.name for p in raw_inputs([folder])] == ["0.png", "1.png", "2.png"]
     summary = develop_many([folder], runner, tmp_path / "out", DevelopSettings(tile=40, overlap=16), progress=False)
     assert summary.ok and sorted(p.name for p in summary.developed) == ["0.png", "1.png", "2.png"]
+
+
+# ---- options and output checked before any work ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    (["--cfa", "XYZW"], "--cfa XYZW: unknown Bayer phase. Use one of RGGB"),
+    (["--black", "900", "--white", "100"], "--black 900 --white 100: the black level must be below"),
+    (["--tile", "-4"], "--tile -4: must be >= 1"),
+    (["--tile", "0"], "--tile 0: must be >= 1"),
+    (["--tile", "40", "--overlap", "32"], "--tile 40: must be at least twice --overlap 32"),
+    (["--overlap", "-1"], "--overlap -1: must be >= 0"),
+    (["--quality", "500"], "--quality 500: must be from 1 to 100"),
+    (["--bit-depth", "20"], "--bit-depth 20: must be from 1 to 16"),
+    (["--width", "0"], "--width 0: must be >= 1"),
+    (["--out", "{tmp}/afile"], "afile: is a file, not a folder"),
+])
+def test_bad_options_and_out_are_one_line_before_any_work(tmp_path, monkeypatch, capsys, raising, options,
+                                                          expected):
+    import isplab.develop.runners as runners
+
+    monkeypatch.setattr(runners, "load_runner", raising(AssertionError("the model loaded before the checks")))
+    (tmp_path / "afile").write_text("x")
+    argv = ["develop", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--weights", "classic",
+            "--out", str(tmp_path / "out"), *options]
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and expected in err and not captured.out, err
+
+
+def test_tile_0_is_never_the_default_tile(runner):
+    with pytest.raises(IsplabError, match="--tile 0"):
+        check_settings(DevelopSettings(tile=0))
+    assert tile_size(runner, DevelopSettings(tile=None)) == 512
+
+
+def test_skipped_files_go_to_stderr_and_stale_temps_are_removed(tmp_path, runner, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".shot.png.abc123.tmp"
+    stale.write_bytes(b"half a picture")
+    os.utime(stale, (0, 0))  # left by an interrupted earlier run
+    summary = develop_many([tmp_path / "missing.png"], runner, out, progress=False)
+    assert not summary.ok and not stale.exists()
+    captured = capsys.readouterr()
+    assert "skipped" in captured.err and "missing.png" in captured.err and not captured.out

@@ -6,11 +6,15 @@ Conversions are slow (seconds each), so exports are shared through module-scoped
 
 from __future__ import annotations
 
+import os
+import stat
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from isplab.cli import main
 from isplab.errors import IsplabError
 from isplab.export import convert as convert_mod
 from isplab.export.convert import ExportError, export_tflite
@@ -203,3 +207,63 @@ def test_parity_report_renders(fp32_export):
 
 
 
+
+
+# ---- output paths -----------------------------------------------------------------------------------
+
+
+def test_exported_file_gets_the_usual_mode_not_0600(fp32_export):
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(fp32_export.path.stat().st_mode) == 0o666 & ~umask  # 0644 under umask 022
+
+
+@pytest.fixture
+def no_conversion(monkeypatch, raising):
+    """Conversion raises AssertionError: a test that reaches it did work before its error."""
+    monkeypatch.setattr(convert_mod, "convert_float", raising(AssertionError("converted before the path check")))
+
+
+def test_bad_out_paths_fail_before_conversion(smallnet, tmp_path, read_only_dir, no_conversion):
+    (tmp_path / "afile").write_text("x")
+    for out, expected in ((tmp_path, "is a folder, not a file"), (tmp_path / "afile" / "m.tflite", "is a file"),
+                          (read_only_dir / "m.tflite", "is not writable")):
+        with pytest.raises(IsplabError, match=expected):
+            export_tflite(smallnet, out, input_size=SIZE)
+
+
+def test_missing_out_folder_is_created(smallnet, tmp_path, no_conversion):
+    with pytest.raises(AssertionError):  # got past the path check to the conversion
+        export_tflite(smallnet, tmp_path / "new" / "dir" / "m.tflite", input_size=SIZE)
+    assert (tmp_path / "new" / "dir").is_dir()
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    (["--fp16-budget", "0"], "--fp16-budget 0.0: a parity budget must be > 0"),
+    (["--int8-budget", "-1"], "--int8-budget -1.0: a parity budget must be > 0"),
+    (["--fp32-tol", "0"], "--fp32-tol 0.0: a parity budget must be > 0"),
+    (["--parity-raw", "shot.png", "--cfa", "XYZW"], "--cfa XYZW: unknown Bayer phase"),
+    (["--out", "{tmp}"], "is a folder, not a file"),
+    (["--out", "{tmp}/afile/m.tflite"], "is a file"),
+])
+def test_cli_checks_options_and_out_before_loading_the_model(tmp_path, monkeypatch, capsys, raising, options,
+                                                             expected):
+    import isplab.export.sources as sources
+
+    monkeypatch.setattr(sources, "load_export_model", raising(AssertionError("loaded before the checks")))
+    (tmp_path / "afile").write_text("x")
+    argv = ["export", "--model", "smallnet", "--out", str(tmp_path / "m.tflite"), *options]
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and expected in err, err
+
+
+def test_cli_removes_stale_temp_files_beside_the_model(tmp_path, monkeypatch, raising):
+    import isplab.export.sources as sources
+
+    stale = tmp_path / ".m.tflite.abc123.tmp"
+    stale.write_bytes(b"half a model")
+    os.utime(stale, (0, 0))  # left by an interrupted earlier export
+    monkeypatch.setattr(sources, "load_export_model", raising(IsplabError("stop")))
+    assert main(["export", "--model", "smallnet", "--out", str(tmp_path / "m.tflite")]) == 2
+    assert not stale.exists()

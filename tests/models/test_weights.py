@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -76,3 +78,16 @@ def test_resolve_weights_and_missing_file_message(tmp_path) -> None:
         resolve_weights("pretrained:nope")
     with pytest.raises(IsplabError, match="checkpoint not found.*pretrained:NAME"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_unreadable_checkpoint_names_its_permissions(tmp_path, monkeypatch) -> None:
+    path = save_checkpoint(tmp_path / "locked.pt", model_checkpoint("smallnet", {}, create_model("smallnet")))
+    path.chmod(0)
+    if os.geteuid() == 0:  # modes do not bind root: deny the read as the OS would
+        def denied(*args, **kwargs):
+            raise PermissionError(13, "Permission denied", str(path))
+
+        monkeypatch.setattr(torch, "load", denied)
+    with pytest.raises(IsplabError, match=r"locked.pt: cannot read this file \(permission denied\)\. Fix its "
+                                          r"permissions"):
+        load_checkpoint(path)

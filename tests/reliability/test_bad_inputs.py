@@ -52,8 +52,12 @@ def world(tmp_path_factory):
         (root / name).write_text(text)
         return str(root / name)
 
+    def new(name: str) -> str:
+        """A path that does not exist yet (outputs of cases that must fail before writing)."""
+        return str(root / "new" / name)
+
     return {"root": root, "good": good, "run": run, "other": other, "wrong_size": wrong_size, "orphan": orphan,
-            "truncated": truncated, "config": config}
+            "truncated": truncated, "config": config, "new": new, "raw": str(good / "train" / "mediatek_raw" / "0.png")}
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -96,10 +100,17 @@ CASES: list[tuple[str, Callable[[dict], list[str]], str]] = [
                                           "--steps", "1"], "is not a folder"),
     ("train: resume another model's run", lambda w: ["train", "--model", "mialgo_3conv", "--data", str(w["good"]),
                                                      "--out", str(w["other"]), "--steps", "5", "--resume"],
-     "weights do not fit"),
+     "holds a smallnet run, not mialgo_3conv"),
     ("eval: checkpoint missing", lambda w: ["eval", "--weights", str(w["root"] / "none.pt")], "none.pt"),
     ("eval: not a checkpoint", lambda w: ["eval", "--weights", str(w["root"] / "garbage.pt")], "garbage.pt"),
-    ("eval: non-finite weights", lambda w: ["eval", "--weights", str(w["root"] / "nan.pt")], "not finite"),
+    ("eval: non-finite weights", lambda w: ["eval", "--weights", str(w["root"] / "nan.pt")], "non-finite values"),
+    ("eval: --batch-size 0", lambda w: ["eval", "--weights", str(w["run"] / "checkpoints/last.pt"),
+                                        "--batch-size", "0"], "--batch-size 0: must be >= 1"),
+    ("eval: --val-fraction 1.5", lambda w: ["eval", "--weights", str(w["run"] / "checkpoints/last.pt"),
+                                            "--val-fraction", "1.5"], "--val-fraction 1.5: must be in (0, 1)"),
+    ("eval: orphan target found before scoring", lambda w: ["eval", "--weights", str(w["run"] / "checkpoints/last.pt"),
+                                                            "--data", str(w["orphan"]), "--split", "all"],
+     "missing partner file"),
     ("eval: --json is a folder", lambda w: ["eval", "--weights", str(w["run"] / "checkpoints/last.pt"),
                                             "--json", str(w["root"])], "is a folder"),
     ("eval: --json under a file", lambda w: ["eval", "--weights", str(w["run"] / "checkpoints/last.pt"),
@@ -108,6 +119,35 @@ CASES: list[tuple[str, Callable[[dict], list[str]], str]] = [
                                        "--data", str(w["orphan"]), "--split", "test"], "test"),
     ("eval: truncated raw", lambda w: ["eval", "--weights", str(w["run"] / "checkpoints/last.pt"),
                                        "--data", str(w["truncated"]), "--split", "all"], "mediatek_raw/2.png"),
+    ("develop: unknown --cfa", lambda w: ["develop", w["raw"], "--weights", "classic", "--out", w["new"]("d1"),
+                                          "--cfa", "XYZW"], "--cfa XYZW: unknown Bayer phase"),
+    ("develop: black above white", lambda w: ["develop", w["raw"], "--weights", "classic", "--out", w["new"]("d2"),
+                                              "--black", "900", "--white", "100"], "the black level must be below"),
+    ("develop: --tile 0", lambda w: ["develop", w["raw"], "--weights", "classic", "--out", w["new"]("d3"),
+                                     "--tile", "0"], "--tile 0: must be >= 1"),
+    ("develop: --out is a file", lambda w: ["develop", w["raw"], "--weights", "classic",
+                                            "--out", str(w["root"] / "afile.txt")], "is a file, not a folder"),
+    ("develop: non-finite weights", lambda w: ["develop", w["raw"], "--weights", str(w["root"] / "nan.pt"),
+                                               "--out", w["new"]("d4")], "non-finite values"),
+    ("export: non-finite weights", lambda w: ["export", "--weights", str(w["root"] / "nan.pt"),
+                                              "--out", w["new"]("e1.tflite")], "non-finite values"),
+    ("export: --out is a folder", lambda w: ["export", "--model", "smallnet", "--out", str(w["root"])],
+     "is a folder, not a file"),
+    ("export: --fp16-budget 0", lambda w: ["export", "--model", "smallnet", "--out", w["new"]("e2.tflite"),
+                                           "--precision", "fp16", "--fp16-budget", "0"],
+     "--fp16-budget 0.0: a parity budget must be > 0"),
+    ("compare: --crop-size 0", lambda w: ["compare", w["raw"], "--out", w["new"]("c1.html"), "--crop-size", "0"],
+     "--crop-size 0: must be >= 2"),
+    ("compare: --out is a folder", lambda w: ["compare", w["raw"], "--out", str(w["root"])], "is a folder"),
+    ("compare: --out under a file", lambda w: ["compare", w["raw"], "--out", str(w["root"] / "afile.txt" / "c.html")],
+     "is a file"),
+    ("compare: non-finite weights", lambda w: ["compare", w["raw"], "--weights", str(w["root"] / "nan.pt"),
+                                               "--out", w["new"]("c2.html")], "non-finite values"),
+    ("bench: model missing", lambda w: ["bench", str(w["root"] / "none.tflite")], "none.tflite: no such file"),
+    ("bench: --json is a folder", lambda w: ["bench", str(w["root"] / "none.tflite"), "--json", str(w["root"])],
+     "is a folder, not a file"),
+    ("inspect: model missing", lambda w: ["inspect", str(w["root"] / "none.tflite")], "none.tflite: no such"),
+    ("inspect: not a .tflite", lambda w: ["inspect", str(w["root"] / "garbage.pt")], "not a TFLite flatbuffer"),
     ("data check: truncated raw, deep", lambda w: ["data", "check", str(w["truncated"]), "--deep"],
      "mediatek_raw/2.png"),
     ("data check: a file", lambda w: ["data", "check", str(w["root"] / "afile.txt")], "is a file"),

@@ -11,6 +11,7 @@ import torch
 from isplab.cli import main
 from isplab.config import from_dict, to_dict
 from isplab.data import synthesize_dataset
+from isplab.errors import IsplabError
 from isplab.models.weights import load_checkpoint
 from isplab.train.config import DataConfig, StageConfig, TrainConfig
 from isplab.train.engine import train
@@ -23,8 +24,9 @@ def data_dir(tmp_path_factory):
 
 
 def config(data_dir, stages, **kw) -> TrainConfig:
+    fields = {"val_every": 10, "ckpt_every": 10, "log_every": 1, "optim": {"lr": 1e-3}, **kw}
     cfg = TrainConfig(model="mialgo_3conv", data=DataConfig(path=str(data_dir), batch_size=2), stages=stages,
-                      val_every=10, ckpt_every=10, log_every=1, optim={"lr": 1e-3}, **kw)
+                      **fields)
     return from_dict(TrainConfig, to_dict(cfg))
 
 
@@ -99,6 +101,19 @@ def test_run_folder_problems_are_found_before_any_work(tmp_path, data_dir, capsy
     assert (tmp_path / "afile").read_text() == "precious"
     assert main(["train", "--model", "mialgo_3conv", "--out", str(tmp_path / "new"), "--resume"]) == 2
     assert "no checkpoints/last.pt to resume" in capsys.readouterr().err
+
+
+def test_resuming_another_models_run_names_both_models_before_any_work(tmp_path, monkeypatch, raising):
+    import isplab.train.engine as engine
+    from isplab.models import create_model
+    from isplab.models.weights import model_checkpoint, save_checkpoint
+
+    last = tmp_path / "r" / "checkpoints" / "last.pt"
+    save_checkpoint(last, {**model_checkpoint("smallnet", {}, create_model("smallnet")), "step": 1})
+    monkeypatch.setattr(engine, "create_model", raising(AssertionError("built the model before the check")))
+    with pytest.raises(IsplabError, match=r"last.pt: holds a smallnet run, not mialgo_3conv\. Drop --model or "
+                                          "choose another --out"):
+        train(TrainConfig(model="mialgo_3conv"), tmp_path / "r", resume=True, progress=False)
 
 
 def test_stale_temp_files_are_removed_at_the_next_run(tmp_path, data_dir):
