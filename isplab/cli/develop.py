@@ -35,6 +35,19 @@ def add_tiling_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads")
 
 
+def add_adapter_options(p: argparse.ArgumentParser) -> None:
+    """The camera adapter (on by default for PyTorch checkpoints, which carry their raw domain)."""
+    g = p.add_argument_group("camera adapter: map each frame into the model's raw domain (docs/camera.md)")
+    g.add_argument("--no-adapt", action="store_true", help="feed the frame as read (its own levels only)")
+    g.add_argument("--neutral", default="as-shot", choices=["as-shot", "grey-world", "grey-edge", "white-patch"],
+                   help="the frame's white: as-shot (the file's; grey-edge when it has none) or an estimator")
+    g.add_argument("--exposure", type=float, default=1.0, help="exposure factor after white balance")
+
+
+def adapter_settings(args: argparse.Namespace) -> dict[str, object]:
+    return {"adapt": not args.no_adapt, "neutral": args.neutral, "exposure": args.exposure}
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("develop", help="develop raw photos (DNG, 16-bit PNG mosaics, .raw) with a model",
                        description="Develop raw files at full resolution with a learned ISP (PyTorch checkpoint "
@@ -43,13 +56,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="raw files (DNG/NEF/CR2/..., .png mosaics, .raw) or folders of them (developed with one "
                         "interpreter: start-up is paid once)")
-    p.add_argument("--weights", required=True, help="checkpoint .pt, model .tflite, or 'classic'")
+    p.add_argument("--weights", help="checkpoint .pt, pretrained:NAME, model .tflite, or 'classic' (default: the "
+                                     "shipped pretrained model with the best test PSNR)")
     p.add_argument("--out", required=True, help="output folder (files are named after the inputs)")
     p.add_argument("--format", dest="fmt", choices=["png", "png16", "jpg"], default="png", help="output format")
     p.add_argument("--quality", type=int, default=90, help="JPEG quality")
     p.add_argument("--no-orientation", action="store_true", help="do not copy the source's EXIF orientation")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_tiling_options(p)
+    add_adapter_options(p)
     add_raw_options(p)
     p.set_defaults(func=run)
 
@@ -61,9 +76,16 @@ def run(args: argparse.Namespace) -> int:
 
     settings = check_settings(DevelopSettings(fmt=args.fmt, tile=args.tile, overlap=args.overlap,
                                               quality=args.quality, read_options=raw_options(args),
-                                              copy_orientation=not args.no_orientation))
+                                              copy_orientation=not args.no_orientation,
+                                              **adapter_settings(args)))
     check_folder(args.out, "developed files (--out)")
-    runner = load_runner(args.weights, resize=not args.no_resize, num_threads=args.threads)
+    weights = args.weights
+    if weights is None:
+        from isplab.models.weights import best_pretrained
+
+        weights = f"pretrained:{best_pretrained()}"
+        print(f"no --weights: developing with {weights} (the shipped model with the best test PSNR)")
+    runner = load_runner(weights, resize=not args.no_resize, num_threads=args.threads)
     summary = develop_many(args.inputs, runner, args.out, settings, progress=not args.quiet)
     total = len(summary.developed) + len(summary.failed)
     print(f"developed {len(summary.developed)} of {total} file(s) with {runner.name} -> {args.out}")

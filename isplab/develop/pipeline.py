@@ -9,6 +9,7 @@ reported and skipped) and returns a summary the CLI turns into a non-zero exit s
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -30,12 +31,18 @@ RAW_SUFFIXES = frozenset({".png", *HEADERLESS_SUFFIXES, ".dng", ".nef", ".nrw", 
 #: Reader options that apply to each kind of input (camera raws describe themselves).
 _MOSAIC_OPTIONS = {"cfa", "black", "white"}
 _HEADERLESS_OPTIONS = _MOSAIC_OPTIONS | {"width", "height", "bit_depth", "endianness"}
+#: ``--neutral``: the file's as-shot neutral (grey-edge estimate when it has none), or an estimator.
+NEUTRALS = ("as-shot", "grey-world", "grey-edge", "white-patch")
+#: The estimator used when a frame carries no as-shot neutral: on the real test chart it left the grey
+#: patches most neutral (benchmarks/results/real_chart.md).
+FALLBACK_NEUTRAL = "grey-edge"
 
 
 @dataclass
 class DevelopSettings:
     """How to develop: output format, tiling (packed pixels; ``tile=None``: the runner's ``default_tile``),
-    JPEG quality, reader options for mosaics."""
+    JPEG quality, reader options for mosaics; the camera adapter (``adapt``: map each frame into the model's
+    raw domain, white-balanced by ``neutral``, times ``exposure``; docs/camera.md)."""
 
     fmt: str = "png"
     tile: int | None = None
@@ -43,6 +50,9 @@ class DevelopSettings:
     quality: int = 90
     read_options: dict[str, object] = field(default_factory=dict)
     copy_orientation: bool = True
+    adapt: bool = True
+    neutral: str = "as-shot"
+    exposure: float = 1.0
 
 
 @dataclass
@@ -77,10 +87,32 @@ def _bound(runner: Runner, image: RawImage, packed: np.ndarray) -> Runner:
     return runner.for_image(image, packed) if hasattr(runner, "for_image") else runner
 
 
+def model_input(image: RawImage, runner: Runner, settings: DevelopSettings) -> tuple[np.ndarray, dict]:
+    """The packed frame ``runner`` is fed, and what the camera adapter did (for the output's metadata).
+
+    Runners that know their model's raw domain (PyTorch checkpoints) get the frame adapted into it; a
+    ``.tflite`` or the classical ISP gets the frame as read (its own levels, no white balance).
+    """
+    domain = getattr(runner, "domain", None)
+    if not settings.adapt:
+        return image.packed(), {"adapter": "off (--no-adapt)"}
+    if domain is None:
+        return image.packed(), {"adapter": f"not applied: {runner.name} carries no raw domain"}
+    from isplab.camera.adapt import adapt_frame, frame_domain
+
+    neutral, notes = settings.neutral, []
+    if neutral == "as-shot" and frame_domain(image).neutral is None:
+        neutral = FALLBACK_NEUTRAL
+        notes.append(f"the frame has no as-shot neutral: estimated by {FALLBACK_NEUTRAL}")
+    packed, record = adapt_frame(image, domain, neutral=neutral, exposure=settings.exposure)
+    info = record.to_dict()
+    return packed, {"adapter": "on", **info, "notes": [*notes, *info["notes"]]}
+
+
 def develop_image(image: RawImage, runner: Runner, settings: DevelopSettings,
                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """A read frame -> developed RGB ``(3, H, W)`` float32 (not clipped), tiled per ``settings``."""
-    packed = image.packed()
+    packed, _ = model_input(image, runner, settings)
     return run_tiled(packed, _bound(runner, image, packed), tile_size(runner, settings), settings.overlap, progress)
 
 
@@ -103,6 +135,10 @@ def check_settings(settings: DevelopSettings) -> DevelopSettings:
                           "Raise --tile or lower --overlap")
     if not 1 <= s.quality <= 100:
         raise IsplabError(f"--quality {s.quality}: must be from 1 to 100. Omit it for the default 90")
+    if s.neutral not in NEUTRALS:
+        raise IsplabError(f"--neutral {s.neutral}: unknown. Use one of {', '.join(NEUTRALS)}")
+    if not (s.exposure > 0 and np.isfinite(s.exposure)):
+        raise IsplabError(f"--exposure {s.exposure:g}: must be a positive factor. Omit it for 1.0")
     _check_reader_options(s.read_options)
     return settings
 
@@ -135,17 +171,18 @@ def develop_file(path: str | Path, runner: Runner, out_dir: str | Path, settings
     """Develop one raw file into ``out_dir/<stem>.<png|jpg>``; returns the written path."""
     path, settings = Path(path), check_settings(settings or DevelopSettings())
     image = read_raw(path, **reader_options(path, settings.read_options))
+    packed, adapter = model_input(image, runner, settings)
     metadata = {
         "Software": f"isplab {__version__}",
         "Description": f"developed from {path.name} by {runner.name}",
         "isplab.model": runner.name,
         "isplab.settings": f"tile={tile_size(runner, settings)} overlap={settings.overlap} format={settings.fmt} "
                            f"cfa={image.cfa.value} black={np.mean(image.black_level):g} white={image.white_level:g}",
+        "isplab.adapter": json.dumps(adapter, default=float),
     }
     orientation = source_orientation(path) if settings.copy_orientation else None
     writer = open_image(output_path(path, Path(out_dir), settings.fmt), image.shape, settings.fmt, metadata,
                         orientation, settings.quality)
-    packed = image.packed()
     for _, rows in tiled_bands(packed, _bound(runner, image, packed), tile_size(runner, settings),
                                settings.overlap, progress):
         writer.write(rows)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from isplab.camera.profile import RawDomain
 from isplab.classic import ClassicISP, grey_world_gains
 from isplab.models.ops import finest_output
 from isplab.raw.readers import RawImage
@@ -20,15 +21,16 @@ class TorchRunner:
     fixed_size = None
     default_tile = 512
 
-    def __init__(self, model: nn.Module, name: str = "torch"):
-        self.model, self.name = model.eval(), name
+    def __init__(self, model: nn.Module, name: str = "torch", domain: RawDomain | None = None):
+        self.model, self.name, self.domain = model.eval(), name, domain
 
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> TorchRunner:
-        from isplab.models.weights import load_model_from_checkpoint
+        """The checkpoint's model, with the raw domain it expects (for the camera adapter)."""
+        from isplab.models.weights import load_model_from_checkpoint, raw_domain
 
         model, state = load_model_from_checkpoint(path)
-        return cls(model, f"{state['model_name']} ({Path(path).name}, PyTorch)")
+        return cls(model, f"{state['model_name']} ({Path(path).name}, PyTorch)", raw_domain(state, path))
 
     def for_image(self, image: RawImage | None, packed: np.ndarray) -> TorchRunner:
         return self

@@ -151,6 +151,15 @@ def load_pretrained_into(model: nn.Module, name: str, overrides: dict[str, Any])
     return load_weights(model, state["model"], path, name)
 
 
+def best_pretrained() -> str:
+    """The shipped model with the highest PSNR on the embedded test photos (its stored ``scores``)."""
+    names = list_models(pretrained=True)
+    if not names:
+        raise IsplabError("this isplab ships no pretrained weights (isplab/weights/ is empty); pass --weights")
+    return max(names, key=lambda n: load_checkpoint(pretrained_path(n)).get("scores", {}).get("test", {})
+               .get("psnr", float("-inf")))
+
+
 def resolve_weights(spec: str | Path) -> Path:
     """A weights spec -> its file: ``pretrained:NAME`` -> the shipped weights, anything else -> the path."""
     text = str(spec)

@@ -1,0 +1,81 @@
+"""The camera adapter inside ``isplab develop`` / ``compare``: on by default for checkpoints, recorded in the
+output's metadata, ``--no-adapt`` off; ``develop`` without ``--weights`` uses the best shipped model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from isplab.camera.profile import ISPLAB_DOMAIN
+from isplab.cli import main
+from isplab.develop.pipeline import FALLBACK_NEUTRAL, DevelopSettings, check_settings, develop_file, model_input
+from isplab.develop.torch_runners import ClassicRunner, TorchRunner
+from isplab.errors import IsplabError
+from isplab.models import list_models
+from isplab.models.weights import best_pretrained, load_checkpoint, pretrained_path
+from isplab.raw.readers import read_raw
+
+NEUTRAL = (0.5, 1.0, 0.25, 1.0)  # the model renders grey from B = G/2, R = G/4
+
+
+@pytest.fixture
+def frame(tmp_path, mosaic, write_png16):
+    return read_raw(write_png16(tmp_path / "shot.png", mosaic()))
+
+
+def test_frame_is_white_balanced_into_the_models_neutral(frame, smallnet):
+    runner = TorchRunner(smallnet, "smallnet (test)", ISPLAB_DOMAIN.with_neutral(NEUTRAL))
+    packed, info = model_input(frame, runner, DevelopSettings(neutral="grey-world"))
+    assert info["adapter"] == "on" and info["neutral_method"] == "grey-world"
+    means = packed.reshape(4, -1).mean(axis=1)  # grey-world: the frame's mean becomes the model's grey
+    np.testing.assert_allclose(means / means[1], NEUTRAL, rtol=0.02)
+
+
+def test_frames_without_an_as_shot_neutral_fall_back_and_say_so(frame, smallnet):
+    runner = TorchRunner(smallnet, "smallnet (test)", ISPLAB_DOMAIN.with_neutral(NEUTRAL))
+    _, info = model_input(frame, runner, DevelopSettings())
+    assert info["neutral_method"] == FALLBACK_NEUTRAL
+    assert any("no as-shot neutral" in note for note in info["notes"])
+
+
+def test_no_adapt_and_runners_without_a_raw_domain_get_the_frame_as_read(frame, smallnet):
+    runner = TorchRunner(smallnet, "smallnet (test)", ISPLAB_DOMAIN.with_neutral(NEUTRAL))
+    packed, info = model_input(frame, runner, DevelopSettings(adapt=False))
+    assert info == {"adapter": "off (--no-adapt)"} and np.array_equal(packed, frame.packed())
+    packed, info = model_input(frame, ClassicRunner(), DevelopSettings())
+    assert info["adapter"].startswith("not applied") and np.array_equal(packed, frame.packed())
+
+
+def test_every_choice_is_written_into_the_output(tmp_path, frame, smallnet, mosaic, write_png16):
+    src = write_png16(tmp_path / "in.png", mosaic())
+    runner = TorchRunner(smallnet, "smallnet (test)", ISPLAB_DOMAIN.with_neutral(NEUTRAL))
+    out = develop_file(src, runner, tmp_path / "out", DevelopSettings(neutral="white-patch", exposure=0.8))
+    with Image.open(out) as im:
+        info = json.loads(im.text["isplab.adapter"])
+    assert info["neutral_method"] == "white-patch" and info["exposure"] == 0.8
+    assert info["target"]["neutral"] == list(NEUTRAL) and len(info["gains"]) == 4
+
+
+@pytest.mark.parametrize("settings, match", [(DevelopSettings(neutral="daylight"), "--neutral daylight"),
+                                             (DevelopSettings(exposure=0.0), "--exposure 0")])
+def test_bad_adapter_options(settings, match):
+    with pytest.raises(IsplabError, match=match):
+        check_settings(settings)
+
+
+def test_best_pretrained_is_the_highest_stored_test_psnr():
+    scores = {n: load_checkpoint(pretrained_path(n))["scores"]["test"]["psnr"] for n in list_models(pretrained=True)}
+    assert best_pretrained() == max(scores, key=scores.get)
+
+
+def test_develop_without_weights_uses_the_best_pretrained_model(tmp_path, mosaic, write_png16, capsys):
+    src = write_png16(tmp_path / "shot.png", mosaic())
+    assert main(["develop", str(src), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    name = best_pretrained()
+    assert f"pretrained:{name}" in capsys.readouterr().out
+    with Image.open(tmp_path / "out" / "shot.png") as im:
+        assert f"pretrained:{name}" in im.text["isplab.model"]
+        assert json.loads(im.text["isplab.adapter"])["adapter"] == "on"
