@@ -31,9 +31,9 @@ def test_converted_file_passes_on_synthetic_and_real_frames(tflite, smallnet, re
 
 def test_tampered_file_fails_and_raises(tflite, smallnet, tmp_path, tamper_conv_weight):
     bad = tmp_path / "bad.tflite"
-    bad.write_bytes(tamper_conv_weight(tflite.read_bytes(), delta=0.02))
+    bad.write_bytes(tamper_conv_weight(tflite.read_bytes(), delta=0.2))
     report = check_parity(bad, smallnet, synthetic_samples(SIZE), raise_on_failure=False)
-    assert not report.passed and report.max_abs > 1e-4 and "exceeds" in report.rule
+    assert not report.passed and report.max_abs > 1e-3 and "exceeds" in report.rule
     with pytest.raises(ParityError, match="max-abs"):
         check_parity(bad, smallnet, synthetic_samples(SIZE))
 
