@@ -158,8 +158,9 @@ def panels(images: Sequence[np.ndarray], rows: Sequence[dict[str, Any]]) -> Imag
 def render(results: dict[str, Any]) -> str:
     lines = ["# Grey patches of a real test chart: how neutral each ISP renders them", "",
              f"Frame: fast-openISP's test chart (`shared/data/real-raw/{CHART_FILE}`), a sensor no model has "
-             "seen. Per grey patch (18, `isplab.camera.chart`): mean sRGB of a 40x40 box -> CIELAB (D65) -> "
-             f"C*ab; 0 is grey, goal mean <= {GOAL:g} (issue 11). Input `raw/1020`: the frame as is; `adapter`: "
+             "seen. Per grey patch (the 18 brightest unclipped of its 36-step grey ring, `isplab.camera.chart`): "
+             "mean sRGB of a 40x40 box -> CIELAB (D65) -> C*ab; 0 is grey, "
+             f"goal mean <= {GOAL:g} (issue 11). Input `raw/1020`: the frame as is; `adapter`: "
              "`isplab.camera.adapt_frame` into the model's raw domain with the frame's neutral by the named "
              "estimator (models without a stored neutral calibrated in memory first). Tiled as `isplab develop` "
              "(tile 512, overlap 32). Renderings: `real_chart.png`.", "",
@@ -169,8 +170,10 @@ def render(results: dict[str, Any]) -> str:
                      f"{r['max_chroma']:.1f} | {r['mean_L']:.1f} |")
     cal = {r["isp"]: r["calibration"] for r in results["rows"] if r.get("calibration")}
     if cal:
-        lines += ["", "Calibrated neutrals (B, Gr, R, Gb): " + "; ".join(
-            f"{k} ({', '.join(f'{v:.3f}' for v in c['neutral'])})" for k, c in cal.items())]
+        lines += ["", "Neutrals calibrated in memory (B, Gr, R, Gb): " + "; ".join(
+            f"{k} ({', '.join(f'{v:.3f}' for v in c['neutral'])}; "
+            f"{'converged' if c['converged'] else 'not converged'} after {c['iterations']} iterations)"
+            for k, c in cal.items())]
     if results["missing"]:
         lines += ["", "Not measured (shipped weights missing): " + ", ".join(results["missing"])]
     return "\n".join(lines) + "\n"

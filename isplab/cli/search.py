@@ -25,7 +25,14 @@ def resolve_config_path(name: str) -> Path:
     path = Path(name)
     if path.suffix in (".yml", ".yaml") or path.exists():
         return path
-    return CONFIG_DIR / f"{name}.yml"
+    shipped = CONFIG_DIR / f"{name}.yml"
+    if not shipped.is_file():
+        from isplab.errors import IsplabError
+
+        names = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yml")))
+        raise IsplabError(f"--config {name}: no such file and no shipped search config of that name. "
+                          f"Pass a YAML path or one of: {names}")
+    return shipped
 
 
 def run(args: argparse.Namespace) -> int:

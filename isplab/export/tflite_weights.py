@@ -205,7 +205,7 @@ def import_tflite_weights(
         raise IsplabError(f"no TFLite weight mapper for model {model_name!r}; known: {known}")
     path = Path(tflite_path)
     if not path.is_file():
-        raise IsplabError(f"{path}: no such TFLite file")
+        raise IsplabError(f"{path}: no such TFLite file. Pass the path of the released .tflite (e.g. MicroISP.tflite)")
     model = create_model(model_name) if model is None else model
     state = _MAPPERS[model_name](read_graph(path), model, **options)
     state = {k: torch.as_tensor(v, dtype=torch.float32).contiguous() for k, v in state.items()}

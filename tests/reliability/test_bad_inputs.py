@@ -153,6 +153,24 @@ CASES: list[tuple[str, Callable[[dict], list[str]], str]] = [
     ("data check: a file", lambda w: ["data", "check", str(w["root"] / "afile.txt")], "is a file"),
     ("challenge: unknown model", lambda w: ["challenge", "--out", str(w["root"] / "c1"), "--models", "nope",
                                             "--budget", "tiny"], "unknown model 'nope'"),
+    ("develop: --exposure 0", lambda w: ["develop", w["raw"], "--out", w["new"]("d5"), "--exposure", "0"],
+     "--exposure 0: must be a positive factor"),
+    ("train: --init another model's weights", lambda w: ["train", "--model", "mialgo_3conv", "--data",
+                                                         str(w["good"]), "--out", w["new"]("t1"), "--steps", "1",
+                                                         "--init", "pretrained:smallnet", "--no-progress"],
+     "holds smallnet weights, not mialgo_3conv"),
+    ("import: source file missing", lambda w: ["import", "microisp", "--from", str(w["root"] / "none.tflite"),
+                                               "--out", w["new"]("i1.pt")], "none.tflite"),
+    ("import: not a TFLite file", lambda w: ["import", "microisp", "--from", str(w["root"] / "garbage.pt"),
+                                             "--out", w["new"]("i2.pt")], "garbage.pt"),
+    ("calibrate: non-finite weights", lambda w: ["calibrate", "--weights", str(w["root"] / "nan.pt"),
+                                                 "--out", w["new"]("k1.pt")], "non-finite values"),
+    ("calibrate: shipped weights in place", lambda w: ["calibrate", "--weights", "pretrained:smallnet"],
+     "pass --out FILE.pt"),
+    ("leaderboard: no results", lambda w: ["leaderboard", str(w["root"] / "empty"), "--out", w["new"]("l1")],
+     "empty"),
+    ("search: unknown config", lambda w: ["search", "--config", "nope", "--out", w["new"]("s1")], "nope"),
+    ("data synth: --n 0", lambda w: ["data", "synth", "--out", w["new"]("ds1"), "--n", "0"], "cannot synthesise n=0"),
     ("challenge: bad data", lambda w: ["challenge", "--out", str(w["root"] / "c2"), "--models", "mialgo_3conv",
                                        "--budget", "tiny", "--data", str(w["root"] / "unknown")],
      "unknown dataset layout"),
@@ -169,5 +187,18 @@ def test_bad_input_is_one_clear_line_and_harms_nothing(world, capsys, argv, expe
     lines = [line for line in err.splitlines() if not line.startswith("warning:")]
     assert len(lines) == 1, err
     assert expected in lines[0], lines[0]
+    assert _names_a_fix(lines[0]), f"no fix in: {lines[0]}"
     after = _digest(world["root"])
     assert {k: v for k, v in after.items() if k in before} == before  # nothing good was modified
+
+
+#: Words of the fix part of an error line ("..., got 0. Omit it for ...", "...; pass --out FILE.pt").
+FIX_WORDS = ("use ", "pass ", "omit", "fix", "choose", "run ", "give", "set ", "point ", "check", "add ", "drop ",
+             "remove", "re-export", "retrain", "re-train", "lower", "raise", "rename", "create", "export",
+             "develop them", "train ", "initialise", "known", "expected", "must ")
+
+
+def _names_a_fix(line: str) -> bool:
+    """Whether an error line goes beyond the problem: a clause after it that says what to do."""
+    tail = line.split(": ", 1)[-1].lower()
+    return any(word in tail for word in FIX_WORDS)
