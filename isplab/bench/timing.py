@@ -96,7 +96,9 @@ def bench_torch(model_or_ckpt: Any, input_size: tuple[int, int] = DEFAULT_INPUT_
     if not isinstance(model_or_ckpt, str | Path):
         return BenchResult.from_dict(measure_torch(model_or_ckpt, type(model_or_ckpt).__name__, size, threads,
                                                    runs, warmup, profile, "in-process", None))
-    path = _check_file(model_or_ckpt)
+    from isplab.models.weights import resolve_weights  # pretrained:NAME -> the shipped file
+
+    path = _check_file(resolve_weights(model_or_ckpt))
     if isolate:
         return BenchResult.from_dict(_run_isolated({"kind": "torch", "path": str(path), "input_size": size,
                                                     "threads": threads, "runs": runs, "warmup": warmup,

@@ -13,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Time inference on CPU: a .tflite with LiteRT (XNNPACK), anything else as "
                                    "an isplab checkpoint with eager torch. Runs in a subprocess for a clean "
                                    "memory peak.")
-    p.add_argument("model", type=Path, help="MODEL.tflite or CKPT.pt")
+    p.add_argument("model", type=Path, help="MODEL.tflite, CKPT.pt or pretrained:NAME")
     p.add_argument("--input-size", type=parse_size, default=None, metavar="HxW",
                    help="packed raw input size (default: the .tflite's own shape; 544x960 for checkpoints, "
                         "the report's Full HD)")

@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "for the AI Benchmark app: NHWC float32 input raw [1,H,W,4], output rgb [1,2H,2W,3]. "
                     "The graph optimiser rewrites the model into an equivalent faster one first; the file is "
                     "written only if the parity proof against the original model passes.")
-    p.add_argument("--weights", metavar="CKPT", help="checkpoint written by `isplab train` / `isplab import`")
+    p.add_argument("--weights", metavar="CKPT", help="checkpoint written by `isplab train` / `isplab import`, "
+                                                "or pretrained:NAME")
     p.add_argument("--model", metavar="NAME", help="registered model (without --weights: random init, for "
                                                    "size and runtime tests)")
     p.add_argument("--out", required=True, metavar="FILE", help="output .tflite path")

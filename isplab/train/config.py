@@ -76,7 +76,8 @@ class DataConfig:
     spaced); final scores use every image. ``val_crop`` centre-crops validation images (target pixels) for
     models that cannot take whole ones (quadratic self-attention). ``cache_gb`` bounds the decoded-pair
     cache of a folder. ``white_level``: the sensor code raw values are divided by (1020 for the MAI/Zurich
-    data, 4095 for a 12-bit set).
+    data, 4095 for a 12-bit set). ``shots``: train on only the first N training pairs of a folder (numeric
+    order; few-shot adaptation, ``isplab adapt``); null = all of them.
     """
 
     path: str | None = None
@@ -89,6 +90,7 @@ class DataConfig:
     cache_gb: float = 4.0
     white_level: float = 1020.0
     num_workers: int = 0
+    shots: int | None = None
     stream: StreamConfig = field(default_factory=StreamConfig)
 
     def __post_init__(self) -> None:
@@ -100,6 +102,7 @@ class DataConfig:
         check(self.cache_gb >= 0, f"cache_gb must be >= 0, got {self.cache_gb}")
         check(self.white_level > 0, f"white_level must be > 0, got {self.white_level}")
         check(self.num_workers >= 0, f"num_workers must be >= 0, got {self.num_workers}")
+        check(self.shots is None or self.shots >= 1, f"shots must be >= 1 or null (all pairs), got {self.shots}")
 
 
 @dataclass

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from isplab.classic import ClassicISP
 from isplab.data import CameraFamily, SyntheticStream
+from isplab.data.datasets import PairedRawDataset
 from isplab.data.sources import FolderStream
 from isplab.data.splits import EvalSet, folder_splits
 from isplab.data.synth import read_info
@@ -58,6 +59,9 @@ def build_run_data(cfg: DataConfig, seed: int, evaluation_seed: int = 0, validat
     if cfg.batch_size < 1:
         raise DataError(None, f"data.batch_size {cfg.batch_size} must be >= 1", "set a positive batch size")
     if cfg.path is None:
+        if cfg.shots is not None:
+            raise DataError(None, f"data.shots {cfg.shots} needs a dataset folder (the embedded stream has no "
+                            "fixed pairs)", "set data.path (--data DIR) or drop data.shots")
         camera = stream_camera(cfg)
         s = cfg.stream
         train = SyntheticStream(camera=camera, patch=cfg.patch or DEFAULT_PATCH, scale=s.scale, augment=cfg.augment,
@@ -68,11 +72,23 @@ def build_run_data(cfg: DataConfig, seed: int, evaluation_seed: int = 0, validat
     parts = folder_splits(cfg.path, cfg.val_fraction, cfg.white_level)
     if validate:
         parts.validate()
+    if cfg.shots is not None:
+        parts.train = first_pairs(parts.train, cfg.shots)
     train = FolderStream(parts.train, patch=cfg.patch, augment=cfg.augment, seed=seed, cache_gb=cfg.cache_gb)
     val_full = EvalSet.folder(parts.val, "val", parts.val_rule).centre_crop(cfg.val_crop)
     val = EvalSet.folder(parts.val, "val", parts.val_rule, limit=cfg.val_max).centre_crop(cfg.val_crop)
     test = EvalSet.folder(parts.test, "test").centre_crop(cfg.val_crop) if parts.test is not None else None
-    return RunData(train, val, val_full, test, f"{cfg.path}: {len(parts.train)} training pairs")
+    shots = "" if cfg.shots is None else " (data.shots: the first ones)"
+    return RunData(train, val, val_full, test, f"{cfg.path}: {len(parts.train)} training pairs{shots}")
+
+
+def first_pairs(dataset: PairedRawDataset, shots: int) -> PairedRawDataset:
+    """The first ``shots`` pairs of ``dataset`` (numeric file order): a few-shot training set."""
+    if not 1 <= shots <= len(dataset):
+        raise DataError(dataset.folder, f"shots {shots}: only {len(dataset)} training pairs available",
+                        f"use --shots between 1 and {len(dataset)} (data.shots)")
+    return PairedRawDataset(dataset.root, split=dataset.split, indices=dataset.positions[:shots],
+                            size=dataset.size, white_level=dataset.white_level)
 
 
 def classic_for(cfg: DataConfig) -> ClassicISP:

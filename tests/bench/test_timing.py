@@ -184,3 +184,10 @@ def test_cli_bench_removes_stale_temp_files_beside_the_json(tmp_path, monkeypatc
     monkeypatch.setattr(bench, "bench_tflite", raising(IsplabError("stop")))
     assert main(["bench", str(tmp_path / "m.tflite"), "--json", str(tmp_path / "b.json")]) == 2
     assert not stale.exists()
+
+
+def test_shipped_weights_bench_by_name():
+    from isplab.bench.timing import bench_torch
+
+    result = bench_torch("pretrained:mialgo_3conv", input_size=(16, 16), runs=1, warmup=0, isolate=False)
+    assert result.median_ms > 0

@@ -171,6 +171,8 @@ CASES: list[tuple[str, Callable[[dict], list[str]], str]] = [
      "empty"),
     ("search: unknown config", lambda w: ["search", "--config", "nope", "--out", w["new"]("s1")], "nope"),
     ("data synth: --n 0", lambda w: ["data", "synth", "--out", w["new"]("ds1"), "--n", "0"], "cannot synthesise n=0"),
+    ("adapt: more shots than pairs", lambda w: ["adapt", "--weights", "pretrained:smallnet", "--data", str(w["good"]),
+                                                "--out", w["new"]("a1"), "--shots", "1000"], "--shots"),
     ("challenge: bad data", lambda w: ["challenge", "--out", str(w["root"] / "c2"), "--models", "mialgo_3conv",
                                        "--budget", "tiny", "--data", str(w["root"] / "unknown")],
      "unknown dataset layout"),
