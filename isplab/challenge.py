@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -32,9 +31,11 @@ from isplab.classic import ClassicISP
 from isplab.classic.visualise import raw_visualisation
 from isplab.data.splits import EvalSet
 from isplab.evaluate import evaluate
+from isplab.images import to_uint8
 from isplab.leaderboard import CLASSIC_ROW, Leaderboard, ModelResult
 from isplab.losses import LossTerm
 from isplab.models.weights import load_checkpoint, load_model_from_checkpoint
+from isplab.runtime import FULL_HD_INPUT
 from isplab.score import final_score
 from isplab.train.config import ObjectiveConfig, ScheduleConfig, StageConfig, TrainConfig
 from isplab.train.data import RunData, build_run_data, classic_for
@@ -102,9 +103,9 @@ QUICK_PLANS = {
 BUDGETS = {
     "tiny": Budget("tiny", input_size=(96, 128), bench_runs=1, bench_warmup=0, eval_cameras=1,
                    default_plan=Plan(steps=2, batch_size=2, patch=32, lr=1e-3, warmup=1)),
-    "quick": Budget("quick", input_size=(544, 960), bench_runs=3, bench_warmup=1, plans=QUICK_PLANS,
+    "quick": Budget("quick", input_size=FULL_HD_INPUT, bench_runs=3, bench_warmup=1, plans=QUICK_PLANS,
                     default_plan=Plan(steps=800, batch_size=8, patch=128, lr=2e-3)),
-    "full": Budget("full", input_size=(544, 960), bench_runs=10, bench_warmup=2),
+    "full": Budget("full", input_size=FULL_HD_INPUT, bench_runs=10, bench_warmup=2),
 }
 
 
@@ -175,7 +176,7 @@ def scored_set(run_data: RunData, split: str = "val") -> EvalSet:
 
 def _to_png(rgb: torch.Tensor, path: Path) -> str:
     """``(3, H, W)`` float in [0, 1] -> 8-bit PNG; returns the path relative to the model folder."""
-    img = (np.clip(rgb.float().numpy().transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
+    img = to_uint8(rgb.float().numpy())
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(img).save(path)
     return str(path.relative_to(path.parents[1]))

@@ -31,7 +31,7 @@ from isplab.colour import (
     srgb_gamma,
     srgb_to_cam_from_xyz,
 )
-from isplab.errors import DataError
+from isplab.errors import DataError, first_line
 from isplab.raw.bayer import MAI_WHITE_LEVEL, pack_rgb
 
 REFERENCE = "Brooks et al., Unprocessing Images for Learned Raw Denoising, CVPR 2019"
@@ -176,7 +176,7 @@ class CameraFamily:
         try:
             data = yaml.safe_load(path.read_text())
         except yaml.YAMLError as exc:
-            raise DataError(path, f"not valid YAML/JSON ({str(exc).splitlines()[0]})", "fix the syntax") from None
+            raise DataError(path, f"not valid YAML/JSON ({first_line(exc)})", "fix the syntax") from None
         return cls.from_dict(data or {}, path)
 
 

@@ -25,6 +25,7 @@ from isplab.classic.visualise import raw_visualisation
 from isplab.develop.pipeline import DevelopSettings, check_settings, develop_image, reader_options
 from isplab.develop.runners import CLASSIC, load_runner
 from isplab.errors import DataError, IsplabError
+from isplab.images import to_uint8
 from isplab.raw.readers import read_raw
 
 
@@ -107,7 +108,7 @@ def build_panels(path: str | Path, weights: Sequence[str], size: int = 384, at: 
 
 def _png_bytes(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray((np.clip(rgb, 0, 1).transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)).save(buffer, "PNG")
+    Image.fromarray(to_uint8(rgb)).save(buffer, "PNG")
     return buffer.getvalue()
 
 

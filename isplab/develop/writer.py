@@ -25,24 +25,12 @@ from PIL import Image
 
 from isplab.atomic import write_atomic
 from isplab.errors import IsplabError
+from isplab.images import quantize
 
 #: EXIF tag of the orientation (1 = as stored; 3, 6, 8 = rotate 180 / 90 CW / 90 CCW to display).
 EXIF_ORIENTATION = 0x0112
 #: LibRaw ``sizes.flip`` -> EXIF orientation.
 LIBRAW_FLIP_TO_EXIF = {0: 1, 3: 3, 5: 8, 6: 6}
-
-
-def _quantize(rgb: np.ndarray, bits: int, rows: int = 256) -> np.ndarray:
-    """``(3, H, W)`` float (clipped to [0, 1]) -> contiguous ``(H, W, 3)`` uint8 / uint16.
-
-    Done in bands of ``rows`` so the float temporaries stay small next to a 12 MP frame.
-    """
-    peak = 2**bits - 1
-    out = np.empty((rgb.shape[1], rgb.shape[2], 3), dtype=np.uint8 if bits == 8 else np.uint16)
-    for y in range(0, rgb.shape[1], rows):
-        band = np.clip(rgb[:, y:y + rows], 0.0, 1.0).transpose(1, 2, 0) * peak + 0.5
-        out[y:y + rows] = band.astype(out.dtype)
-    return out
 
 
 def _exif_bytes(orientation: int | None) -> bytes | None:
@@ -106,7 +94,7 @@ class PngWriter(ImageWriter):
         self.previous = np.zeros(w * 3 * self.bits // 8, np.uint8)  # the row above the first: zeros
 
     def _encode(self, rows: np.ndarray) -> None:
-        pixels = _quantize(rows, self.bits)
+        pixels = quantize(rows, self.bits)
         if self.bits == 16:
             pixels = pixels.astype(">u2")
         data = pixels.view(np.uint8).reshape(pixels.shape[0], -1)
@@ -134,7 +122,7 @@ class JpegWriter(ImageWriter):
         self.pixels = np.empty((*self.size, 3), np.uint8)
 
     def _encode(self, rows: np.ndarray) -> None:
-        self.pixels[self.rows_done:self.rows_done + rows.shape[1]] = _quantize(rows, 8)
+        self.pixels[self.rows_done:self.rows_done + rows.shape[1]] = quantize(rows, 8)
 
     def _finish(self, f) -> None:
         comment = "; ".join(f"{k}: {v}" for k, v in self.metadata.items())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from isplab.runtime import FULL_HD_INPUT
 from isplab.search.space import SpaceBounds
 from isplab.train.config import StageConfig, TrainConfig
 
@@ -42,7 +43,7 @@ class SearchConfig:
     space: SpaceBounds = field(default_factory=SpaceBounds)
     train_steps: int = 200
     train: TrainConfig = field(default_factory=_default_train)
-    input_size: tuple[int, int] = (544, 960)
+    input_size: tuple[int, int] = FULL_HD_INPUT
     threads: int = 2
     bench_runs: int = 5
     bench_warmup: int = 1
