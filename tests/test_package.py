@@ -45,3 +45,12 @@ def test_top_level_help_and_every_command_help_load_no_torch():
             "    try:\n        main(argv)\n    except SystemExit:\n        pass\nprint('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, *commands], capture_output=True, text=True).stdout
     assert out.strip().splitlines()[-1] == "False"
+
+
+def test_test_files_have_unique_basenames():
+    """pytest's default import mode needs them: two ``test_x.py`` in different folders stop collection."""
+    from collections import Counter
+    from pathlib import Path
+
+    names = Counter(p.name for p in Path(__file__).parent.rglob("test_*.py"))
+    assert [n for n, c in names.items() if c > 1] == []
