@@ -35,7 +35,7 @@ def check_step(step: int, stage: str, total: Tensor, terms: Mapping[str, float |
     where = f"{run_dir}: training diverged at step {step + 1} (stage {stage or '1'})"
     fix = f"lower the learning rate or check the data; the last good checkpoint in {run_dir / 'checkpoints'} is kept"
     if not torch.isfinite(total.detach()):
-        raise DivergedError(f"{where}: loss {float(total):.4g} ({_terms(terms)}). To fix: {fix}")
+        raise DivergedError(f"{where}: loss {float(total.detach()):.4g} ({_terms(terms)}). To fix: {fix}")
     grads = [p.grad for p in params if p.grad is not None]
     if grads and not torch.isfinite(torch.nn.utils.get_total_norm(grads, foreach=True)):
         raise DivergedError(f"{where}: a gradient is not finite (loss {float(total):.4g}, {_terms(terms)}). "
