@@ -157,6 +157,11 @@ class AdaptRecord:
         return asdict(self)
 
 
+#: The estimator for frames without an as-shot neutral: on the real test chart it left the grey patches most
+#: neutral of the three (benchmarks/results/real_chart.md).
+FALLBACK_NEUTRAL = "grey-edge"
+
+
 def _source_neutral(signal: np.ndarray, source: RawDomain, neutral: str | Sequence[float],
                     notes: list[str]) -> tuple[Four, str]:
     if not isinstance(neutral, str):
@@ -164,8 +169,8 @@ def _source_neutral(signal: np.ndarray, source: RawDomain, neutral: str | Sequen
     if neutral == "as-shot":
         if source.neutral is not None:
             return source.neutral, "as-shot"
-        notes.append("the frame has no as-shot neutral: estimated by grey-world")
-        neutral = "grey-world"
+        notes.append(f"the frame has no as-shot neutral: estimated by {FALLBACK_NEUTRAL}")
+        neutral = FALLBACK_NEUTRAL
     return estimate_neutral(signal, neutral), neutral
 
 
@@ -182,7 +187,7 @@ def adapt_linear(
         signal: ``(4, h, w)`` black-free, white-normalised frame (:func:`linearize`).
         source: the frame's raw domain (its as-shot ``neutral`` and ``colour_matrix`` where known).
         target: the model's raw domain.
-        neutral: ``"as-shot"`` (falls back to grey-world without one), an estimator name of
+        neutral: ``"as-shot"`` (falls back to :data:`FALLBACK_NEUTRAL` without one), an estimator name of
             :data:`NEUTRAL_ESTIMATORS`, or 4 explicit values (canonical order).
         exposure: factor applied last.
 

@@ -31,11 +31,8 @@ RAW_SUFFIXES = frozenset({".png", *HEADERLESS_SUFFIXES, ".dng", ".nef", ".nrw", 
 #: Reader options that apply to each kind of input (camera raws describe themselves).
 _MOSAIC_OPTIONS = {"cfa", "black", "white"}
 _HEADERLESS_OPTIONS = _MOSAIC_OPTIONS | {"width", "height", "bit_depth", "endianness"}
-#: ``--neutral``: the file's as-shot neutral (grey-edge estimate when it has none), or an estimator.
+#: ``--neutral``: the file's as-shot neutral (the adapter's fallback estimate when it has none), or an estimator.
 NEUTRALS = ("as-shot", "grey-world", "grey-edge", "white-patch")
-#: The estimator used when a frame carries no as-shot neutral: on the real test chart it left the grey
-#: patches most neutral (benchmarks/results/real_chart.md).
-FALLBACK_NEUTRAL = "grey-edge"
 
 
 @dataclass
@@ -98,15 +95,10 @@ def model_input(image: RawImage, runner: Runner, settings: DevelopSettings) -> t
         return image.packed(), {"adapter": "off (--no-adapt)"}
     if domain is None:
         return image.packed(), {"adapter": f"not applied: {runner.name} carries no raw domain"}
-    from isplab.camera.adapt import adapt_frame, frame_domain
+    from isplab.camera.adapt import adapt_frame
 
-    neutral, notes = settings.neutral, []
-    if neutral == "as-shot" and frame_domain(image).neutral is None:
-        neutral = FALLBACK_NEUTRAL
-        notes.append(f"the frame has no as-shot neutral: estimated by {FALLBACK_NEUTRAL}")
-    packed, record = adapt_frame(image, domain, neutral=neutral, exposure=settings.exposure)
-    info = record.to_dict()
-    return packed, {"adapter": "on", **info, "notes": [*notes, *info["notes"]]}
+    packed, record = adapt_frame(image, domain, neutral=settings.neutral, exposure=settings.exposure)
+    return packed, {"adapter": "on", **record.to_dict()}
 
 
 def develop_image(image: RawImage, runner: Runner, settings: DevelopSettings,

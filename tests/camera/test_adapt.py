@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from isplab.camera.adapt import (
+    FALLBACK_NEUTRAL,
     adapt,
     adapt_frame,
     estimate_neutral,
@@ -96,12 +97,12 @@ def test_estimators_recover_the_illuminant_of_a_grey_scene() -> None:
         estimate_neutral(np.ones((4, 8, 8), dtype=np.float32), "grey-world")
 
 
-def test_missing_as_shot_neutral_falls_back_to_grey_world_and_says_so() -> None:
-    signal = np.full((4, 8, 8), 0.2, dtype=np.float32) * np.array([0.5, 1, 0.4, 1]).reshape(4, 1, 1)
-    codes = signal * 1020
-    out, record = adapt(codes, RawDomain(), RawDomain(neutral=(0.6, 1, 0.6, 1)))
-    assert record.neutral_method == "grey-world" and "no as-shot neutral" in record.notes[0]
-    assert np.allclose(linearize(out, RawDomain()), 0.2 * np.array([0.6, 1, 0.6, 1]).reshape(4, 1, 1))
+def test_missing_as_shot_neutral_falls_back_and_says_so() -> None:
+    ramp = np.linspace(0.1, 0.3, 64, dtype=np.float32).reshape(8, 8)  # edges for grey-edge to measure
+    signal = ramp * np.array([0.5, 1, 0.4, 1], dtype=np.float32).reshape(4, 1, 1)
+    out, record = adapt(signal * 1020, RawDomain(), RawDomain(neutral=(0.6, 1, 0.6, 1)))
+    assert record.neutral_method == FALLBACK_NEUTRAL and "no as-shot neutral" in record.notes[0]
+    assert np.allclose(linearize(out, RawDomain()), ramp * np.array([0.6, 1, 0.6, 1]).reshape(4, 1, 1), atol=1e-5)
 
 
 def test_model_input_keeps_the_pedestal_the_model_was_trained_with() -> None:

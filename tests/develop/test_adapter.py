@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from isplab.camera.adapt import FALLBACK_NEUTRAL
 from isplab.camera.profile import ISPLAB_DOMAIN
 from isplab.cli import main
-from isplab.develop.pipeline import FALLBACK_NEUTRAL, DevelopSettings, check_settings, develop_file, model_input
+from isplab.develop.pipeline import DevelopSettings, check_settings, develop_file, model_input
 from isplab.develop.torch_runners import ClassicRunner, TorchRunner
 from isplab.errors import IsplabError
 from isplab.models import list_models
