@@ -19,10 +19,11 @@ all tiles sum to 1 everywhere, so do the 2-D ones and no normalisation buffer is
 
 Streaming: :func:`tiled_bands` runs the tiles row by row and yields each band of output rows as soon as no
 later tile touches it, so a writer can encode the top of the picture before the bottom is computed; it
-holds one tile row of output (``(3, 2 th, 2W)`` float32) plus one tile's activations. :func:`run_tiled`
-collects the bands into the whole frame. A tile only touches the output where its weight is non-zero, and
-multiplies only where the weight is below 1 (the blend zones): the sums are those of weighting every tile
-everywhere, bit for bit, at a fraction of the memory traffic.
+holds one tile row of output (``(2 th, 2W, 3)`` float32, channels last: the layout of a LiteRT output
+and of the picture's bytes, so nothing is transposed on the way to the file) plus one tile's activations.
+:func:`run_tiled` collects the bands into the whole frame. A tile only touches the output where its weight
+is non-zero, and multiplies only where the weight is below 1 (the blend zones): the sums are those of
+weighting every tile everywhere, bit for bit, at a fraction of the memory traffic.
 """
 
 from __future__ import annotations
@@ -132,14 +133,15 @@ def _span(weights: np.ndarray, value: float) -> tuple[int, int]:
 
 
 def _blend(band: np.ndarray, result: np.ndarray, wy: np.ndarray, wx: np.ndarray, x0: int) -> None:
-    """``band[:, :, x0:] += result * (wy x wx)`` where the weight is non-zero: copied where it is 1, weighted
-    in the strips around (a weight of exactly 0 or 1 leaves the sum as the full product would)."""
+    """``band[:, x0:] += result * (wy x wx)`` (both ``(rows, cols, 3)``) where the weight is non-zero: copied
+    where it is 1, weighted in the strips around (a weight of exactly 0 or 1 leaves the sum as the full
+    product would)."""
     (ay, by), (cy, dy) = _span(wy, 0), _span(wy, 1)
     (ax, bx), (cx, dx) = _span(wx, 0), _span(wx, 1)
-    band[:, cy:dy, x0 + cx:x0 + dx] = result[:, cy:dy, cx:dx]  # alone there: every other tile weighs 0
+    band[cy:dy, x0 + cx:x0 + dx] = result[cy:dy, cx:dx]  # alone there: every other tile weighs 0
     for (r0, r1), (c0, c1) in (((ay, cy), (ax, bx)), ((dy, by), (ax, bx)), ((cy, dy), (ax, cx)), ((cy, dy), (dx, bx))):
         if r1 > r0 and c1 > c0:
-            band[:, r0:r1, x0 + c0:x0 + c1] += result[:, r0:r1, c0:c1] * (wy[r0:r1, None] * wx[None, c0:c1])
+            band[r0:r1, x0 + c0:x0 + c1] += result[r0:r1, c0:c1] * (wy[r0:r1, None, None] * wx[None, c0:c1, None])
 
 
 def tiled_bands(
@@ -150,7 +152,8 @@ def tiled_bands(
     progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Run ``runner`` over packed ``(4, h, w)`` tile by tile; yield ``(y0, band)`` with ``band`` the final
-    blended output rows ``y0 .. y0 + len`` as ``(3, rows, 2w)`` float32, top to bottom, covering ``2h`` rows.
+    blended output rows ``y0 .. y0 + len`` as ``(rows, 2w, 3)`` float32 (channels last), top to bottom,
+    covering ``2h`` rows.
     ``band`` is a view into a buffer the next tile row reuses: use (or copy) it before asking for the next.
 
     A fixed-size runner forces ``tile = runner.fixed_size``. ``progress(done, total)`` is called per tile.
@@ -163,7 +166,7 @@ def tiled_bands(
     plan = plan_tiles((h, w), size, overlap, fixed)
     col_weights = [plan.cols.weights(j) for j in range(len(plan.cols.starts))]
     rows = plan.rows.starts
-    band = np.zeros((3, 2 * plan.rows.size, 2 * w), dtype=np.float32)  # output rows from 2 * rows[i]
+    band = np.zeros((2 * plan.rows.size, 2 * w, 3), dtype=np.float32)  # output rows from 2 * rows[i]
     done = 0
     for i, y in enumerate(rows):
         wy = plan.rows.weights(i)
@@ -175,14 +178,14 @@ def tiled_bands(
             if result.shape[:2] != (1, 3) or result.shape[2] < 2 * th or result.shape[3] < 2 * tw:
                 raise ValueError(f"{runner.name}: a {crop.shape} tile gave output {result.shape}, "
                                  "expected (1, 3, 2h, 2w)")
-            _blend(band, result[0, :, :2 * th, :2 * tw], wy[:2 * th], col_weights[j][:2 * tw], 2 * x)
+            _blend(band, result[0, :, :2 * th, :2 * tw].transpose(1, 2, 0), wy[:2 * th], col_weights[j][:2 * tw], 2 * x)
             done += 1
             if progress is not None:
                 progress(done, plan.count)
         final = 2 * (rows[i + 1] - y) if i + 1 < len(rows) else 2 * th  # rows no later tile touches
-        yield 2 * y, band[:, :final]
-        band[:, :band.shape[1] - final] = band[:, final:]
-        band[:, band.shape[1] - final:] = 0
+        yield 2 * y, band[:final]
+        band[:band.shape[0] - final] = band[final:]
+        band[band.shape[0] - final:] = 0
 
 
 def run_tiled(
@@ -195,5 +198,5 @@ def run_tiled(
     """:func:`tiled_bands` collected into blended RGB ``(3, 2h, 2w)`` float32."""
     out = np.empty((3, 2 * packed.shape[1], 2 * packed.shape[2]), dtype=np.float32)
     for y0, rows in tiled_bands(packed, runner, tile, overlap, progress):
-        out[:, y0:y0 + rows.shape[1]] = rows
+        out[:, y0:y0 + rows.shape[0]] = rows.transpose(2, 0, 1)
     return out

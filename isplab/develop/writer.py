@@ -6,10 +6,12 @@ plus the EXIF orientation of the source when it has one (a camera raw shot in po
 Pictures are encoded band by band as the tiles finish (:class:`ImageWriter`): PNG rows are filtered
 ("Up", the row above subtracted) and deflated as they arrive, so encoding overlaps inference; the file is
 written to a temporary name beside the target and renamed on :meth:`ImageWriter.close`
-(:func:`isplab.atomic.write_atomic`), so a failure never leaves half a picture. PNG is written here
-(zlib + the chunk layout, deflate's run-length strategy after the "Up" filter: measured 6x faster than
-Pillow's default on a Full-HD development for a 25 % larger file); JPEG needs the whole frame and goes
-through Pillow at the end.
+(:func:`isplab.atomic.write_atomic`), so a failure never leaves half a picture. PNG is written here (the
+chunk layout + deflate after the "Up" filter); JPEG needs the whole frame and goes through Pillow at the end.
+
+Deflate is ISA-L's level 1 (``isal``) where its wheel exists: on a 12 MP development it took 0.06 s against
+zlib's 0.23 s (run-length strategy, itself 6x faster than Pillow's default) and wrote a 4 % smaller file;
+elsewhere zlib. Either writes a standard zlib stream.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import struct
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -45,9 +48,22 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
+def deflater(fast: bool = True) -> Any:
+    """A zlib-stream compressor for PNG rows: ISA-L level 1 when ``fast`` and ``isal`` is installed, else
+    zlib's run-length strategy (as fast as zlib level 1, as small as level 3 on filtered photo rows)."""
+    if fast:
+        try:
+            from isal import isal_zlib
+        except ImportError:  # no isal wheel for this platform: zlib is the portable fallback
+            pass
+        else:
+            return isal_zlib.compressobj(1)
+    return zlib.compressobj(6, zlib.DEFLATED, 15, 8, zlib.Z_RLE)
+
+
 class ImageWriter:
-    """Encode a ``(H, W)`` picture from ``(3, rows, W)`` float bands, top to bottom (:meth:`write`), and
-    write it atomically to ``path`` on :meth:`close`."""
+    """Encode a ``(H, W)`` picture from ``(rows, W, 3)`` float bands (channels last), top to bottom
+    (:meth:`write`), and write it atomically to ``path`` on :meth:`close`."""
 
     def __init__(self, path: str | Path, size: tuple[int, int], metadata: Mapping[str, str] | None = None,
                  orientation: int | None = None, quality: int = 90):
@@ -55,12 +71,12 @@ class ImageWriter:
         self.metadata, self.orientation, self.quality = dict(metadata or {}), orientation, quality
 
     def write(self, rows: np.ndarray) -> None:
-        if rows.ndim != 3 or rows.shape[0] != 3 or rows.shape[2] != self.size[1]:
-            raise ValueError(f"expected RGB rows (3, n, {self.size[1]}), got shape {rows.shape}")
-        if self.rows_done + rows.shape[1] > self.size[0]:
+        if rows.ndim != 3 or rows.shape[2] != 3 or rows.shape[1] != self.size[1]:
+            raise ValueError(f"expected RGB rows (n, {self.size[1]}, 3), got shape {rows.shape}")
+        if self.rows_done + rows.shape[0] > self.size[0]:
             raise ValueError(f"{self.path}: more than {self.size[0]} rows written")
         self._encode(rows)
-        self.rows_done += rows.shape[1]
+        self.rows_done += rows.shape[0]
 
     def close(self) -> Path:
         if self.rows_done != self.size[0]:
@@ -89,12 +105,11 @@ class PngWriter(ImageWriter):
         if exif:
             parts.append(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\0\0") else exif))
         self.parts = parts
-        # Run-length deflate: as fast as level 1, as small as level 3 on filtered photo rows.
-        self.deflate = zlib.compressobj(6, zlib.DEFLATED, 15, 8, zlib.Z_RLE)
+        self.deflate = deflater()
         self.previous = np.zeros(w * 3 * self.bits // 8, np.uint8)  # the row above the first: zeros
 
     def _encode(self, rows: np.ndarray) -> None:
-        pixels = quantize(rows, self.bits)
+        pixels = quantize(rows, self.bits, channels_last=True)
         if self.bits == 16:
             pixels = pixels.astype(">u2")
         data = pixels.view(np.uint8).reshape(pixels.shape[0], -1)
@@ -102,7 +117,7 @@ class PngWriter(ImageWriter):
         lines[:, 0] = 2  # filter type "Up": each byte minus the byte above (mod 256)
         np.subtract(data, np.concatenate([self.previous[None], data[:-1]]), out=lines[:, 1:])
         self.previous = data[-1].copy()
-        compressed = self.deflate.compress(lines.tobytes())
+        compressed = self.deflate.compress(memoryview(lines))
         if compressed:
             self.parts.append(_chunk(b"IDAT", compressed))
 
@@ -122,7 +137,7 @@ class JpegWriter(ImageWriter):
         self.pixels = np.empty((*self.size, 3), np.uint8)
 
     def _encode(self, rows: np.ndarray) -> None:
-        self.pixels[self.rows_done:self.rows_done + rows.shape[1]] = quantize(rows, 8)
+        self.pixels[self.rows_done:self.rows_done + rows.shape[0]] = quantize(rows, 8, channels_last=True)
 
     def _finish(self, f) -> None:
         comment = "; ".join(f"{k}: {v}" for k, v in self.metadata.items())
@@ -156,7 +171,7 @@ def write_image(path: str | Path, rgb: np.ndarray, fmt: str = "png", metadata: M
     if rgb.ndim != 3 or rgb.shape[0] != 3:
         raise ValueError(f"expected an RGB image (3, H, W), got shape {rgb.shape}")
     writer = open_image(path, rgb.shape[1:], fmt, metadata, orientation, quality)
-    writer.write(rgb)
+    writer.write(rgb.transpose(1, 2, 0))
     return writer.close()
 
 

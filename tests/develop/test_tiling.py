@@ -84,8 +84,8 @@ def test_bands_are_final_rows_in_order_and_make_up_the_frame(smallnet, packed, t
     runner = TorchRunner(smallnet)
     bands = [(y0, b.copy()) for y0, b in tiled_bands(packed, runner, tile=tile, overlap=16)]  # views: copy
     starts = [y0 for y0, _ in bands]
-    assert starts[0] == 0 and all(b.shape[0] == 3 and b.shape[2] == 202 for _, b in bands)
+    assert starts[0] == 0 and all(b.shape[2] == 3 and b.shape[1] == 202 for _, b in bands)  # channels last
     assert starts == sorted(starts) and len(bands) > 1
-    assert all(y0 + b.shape[1] == nxt for (y0, b), nxt in zip(bands, starts[1:] + [140], strict=True))
-    np.testing.assert_array_equal(np.concatenate([b for _, b in bands], axis=1),
+    assert all(y0 + b.shape[0] == nxt for (y0, b), nxt in zip(bands, starts[1:] + [140], strict=True))
+    np.testing.assert_array_equal(np.concatenate([b for _, b in bands], axis=0).transpose(2, 0, 1),
                                   run_tiled(packed, runner, tile=tile, overlap=16))

@@ -3,6 +3,7 @@ atomic writes."""
 
 from __future__ import annotations
 
+import importlib.util
 import struct
 import zlib
 
@@ -107,16 +108,29 @@ def test_bands_give_the_same_file_as_one_frame(tmp_path, fmt):
     whole = write_image(tmp_path / f"whole.{fmt}", rgb, fmt, {"k": "v"})
     streamed = open_image(tmp_path / f"bands.{fmt}", (37, 23), fmt, {"k": "v"})
     for y0, y1 in [(0, 5), (5, 6), (6, 30), (30, 37)]:
-        streamed.write(rgb[:, y0:y1])
+        streamed.write(rgb[:, y0:y1].transpose(1, 2, 0))  # bands are channels last
     with Image.open(streamed.close()) as a, Image.open(whole) as b:
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_a_picture_must_be_written_in_full(tmp_path, rgb):
     partial = open_image(tmp_path / "p.png", (6, 10))
-    partial.write(rgb[:, :4])
+    partial.write(rgb[:, :4].transpose(1, 2, 0))
     with pytest.raises(ValueError, match="4 of 6 rows"):
         partial.close()
     with pytest.raises(ValueError, match="more than 6 rows"):
-        partial.write(rgb)
+        partial.write(rgb.transpose(1, 2, 0))
     assert not (tmp_path / "p.png").exists()
+
+
+def test_fast_and_portable_deflate_write_the_same_picture(tmp_path, monkeypatch):
+    """ISA-L (when installed) and the zlib fallback both write standard PNGs of identical pixels."""
+    if importlib.util.find_spec("isal") is not None:
+        assert type(writer.deflater()).__module__.startswith("isal")
+    rgb = np.random.default_rng(2).uniform(0, 1, (3, 40, 30)).astype(np.float32)
+    fast = write_image(tmp_path / "fast.png", rgb)
+    monkeypatch.setattr(writer, "deflater", lambda: zlib.compressobj(6, zlib.DEFLATED, 15, 8, zlib.Z_RLE))
+    portable = write_image(tmp_path / "portable.png", rgb)
+    assert fast.read_bytes() != portable.read_bytes() or importlib.util.find_spec("isal") is None
+    with Image.open(fast) as a, Image.open(portable) as b:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
