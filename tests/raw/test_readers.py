@@ -40,8 +40,20 @@ def test_png_mosaic_round_trip(tmp_path, rng):
     image = read_png_mosaic(write_png16(tmp_path / "m.png", mosaic), cfa="GBRG", black=16, white=1000)
     np.testing.assert_array_equal(image.mosaic, mosaic)
     assert image.cfa is CFA.GBRG and image.path == tmp_path / "m.png"
-    np.testing.assert_array_equal(image.packed(), pack(normalize(mosaic, 16, 1000), "GBRG"))
+    np.testing.assert_array_equal(image.packed(), pack(normalize(mosaic, 16, 1000, clip=False), "GBRG"))
+    np.testing.assert_array_equal(image.packed(clip=True), pack(normalize(mosaic, 16, 1000, clip=True), "GBRG"))
     assert image.packed().dtype == np.float32 and image.packed().shape == (4, 3, 4)
+
+
+def test_png_frame_gives_the_model_its_training_input(tmp_path):
+    """Develop reads a dataset PNG exactly as training does: codes / 1020, 1021..1023 above 1 (unclipped)."""
+    from isplab.data.datasets import pair_to_tensors
+
+    mosaic = np.arange(1024 - 64, 1024, dtype=np.uint16).reshape(8, 8)
+    packed = read_png_mosaic(write_png16(tmp_path / "0.png", mosaic)).packed()
+    training, _ = pair_to_tensors(pack(mosaic), np.zeros((3, 8, 8), np.uint8))
+    np.testing.assert_array_equal(packed, training.numpy())
+    assert packed.max() == np.float32(1023) / np.float32(1020)
 
 
 def test_png_mosaic_crops_odd_edges(tmp_path, rng):
@@ -180,7 +192,7 @@ def test_dng_metadata_comes_from_the_file(tmp_path, rng, cfa):
     np.testing.assert_allclose(image.cam_to_srgb, cam_to_srgb_from_xyz(XYZ_TO_CAM), atol=1e-5)
     packed = image.packed()
     assert packed.shape == (4, 16, 23) and packed.min() >= 0 and packed.max() <= 1
-    np.testing.assert_array_equal(packed, pack(normalize(mosaic[:32, :46], expected_black, 1000), cfa))
+    np.testing.assert_array_equal(packed, pack(normalize(mosaic[:32, :46], expected_black, 1000, clip=False), cfa))
 
 
 def test_dng_equal_black_levels_give_a_scalar(tmp_path, rng):
@@ -287,5 +299,6 @@ def test_real_png_frame(shared_file):
     image = read_png_mosaic(path, cfa="GRBG", white=1023)
     assert image.mosaic.shape == (344, 256) and image.mosaic.dtype == np.uint16
     packed = image.packed()
-    assert packed.shape == (4, 172, 128) and 0 <= packed.min() and packed.max() <= 1
+    assert packed.shape == (4, 172, 128) and 0 <= packed.min() and packed.max() > 1  # codes reach 1053
+    np.testing.assert_array_equal(image.packed(clip=True), np.clip(packed, 0, 1))
     _greens_are_greens(packed)
