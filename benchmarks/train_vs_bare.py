@@ -47,6 +47,7 @@ def bare(data: Path, steps: int, eval_every: int, threads: int) -> dict:
 
     from isplab.metrics import psnr
     from isplab.models import create_model
+    from isplab.raw.bayer import MAI_WHITE_LEVEL, normalize, pack
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -56,7 +57,7 @@ def bare(data: Path, steps: int, eval_every: int, threads: int) -> dict:
         raws, rgbs = [], []
         for f in sorted((folder / "mediatek_raw").glob("*.png"), key=lambda p: int(p.stem)):
             raw = np.asarray(Image.open(f)).astype(np.float32)
-            raws.append(np.stack([raw[1::2, 1::2], raw[0::2, 1::2], raw[0::2, 0::2], raw[1::2, 0::2]]) / 1020)
+            raws.append(normalize(pack(raw), 0, MAI_WHITE_LEVEL, clip=False))
             rgbs.append(np.asarray(Image.open(folder / "fujifilm" / f.name)).transpose(2, 0, 1) / 255)
         return torch.from_numpy(np.stack(raws)), torch.from_numpy(np.stack(rgbs).astype(np.float32))
 

@@ -41,6 +41,7 @@ import torch
 
 from isplab.atomic import write_text_atomic
 from isplab.bench import bench_tflite
+from isplab.challenge.table1 import TABLE1, ReportRow
 from isplab.export import export_tflite, inspect_tflite
 from isplab.export.convert import reparameterize_for_export
 from isplab.export.optimize import matches
@@ -48,7 +49,6 @@ from isplab.export.parity import ParityBudget
 from isplab.export.samples import synthetic_samples
 from isplab.models.registry import count_parameters, create_model, list_models, model_entry
 from isplab.raw.readers import read_raw
-from isplab.report_table1 import TABLE1, ReportRow
 from isplab.runtime import FULL_HD_INPUT
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,9 @@ Tests that need it are skipped when it is absent, except under ``CI=true``, wher
 failure: CI must run the parity tests, not silently skip them.
 
 ``read_only_dir``: a folder nothing can be written into, also when the tests run as root. ``raising``: a
-stand-in for a heavy function, to prove that an error came before any work.
+stand-in for a heavy function, to prove that an error came before any work. ``write_png16`` and
+``write_dng``: raw files of the kinds :func:`isplab.raw.readers.read_raw` reads (the reader tests and the
+develop tests both use them).
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
+
+from isplab.raw.bayer import CFA
 
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -66,3 +72,57 @@ def raising():
     """``raising(exc)``: a function that raises ``exc`` when called; monkeypatch a heavy function (conversion,
     inference, timing) with ``raising(AssertionError(...))`` to prove that nothing ran before an error."""
     return _raising
+
+
+def _write_png16(path: Path, mosaic: np.ndarray) -> Path:
+    Image.fromarray(mosaic.astype(np.uint16)).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def write_png16():
+    """``write_png16(path, mosaic) -> path``: a 16-bit greyscale PNG mosaic."""
+    return _write_png16
+
+
+#: The ``ColorMatrix1`` (XYZ -> camera) of the DNGs :func:`write_dng` writes unless told otherwise.
+DNG_XYZ_TO_CAM = np.array([[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469], [-0.0703, 0.2188, 0.6406]])
+
+# DNG CFAPattern codes: 0 = red, 1 = green, 2 = blue.
+_CFA_CODES = {c: tuple("RGB".index(letter) for letter in c.value) for c in CFA}
+
+
+def _write_dng(path: Path, mosaic: np.ndarray, cfa: CFA, black: tuple[int, int, int, int] = (0, 0, 0, 0),
+               white: int = 1000, as_shot_neutral: tuple[float, float, float] = (0.5, 1.0, 0.6),
+               xyz_to_cam: np.ndarray = DNG_XYZ_TO_CAM, pattern: tuple[int, ...] | None = None,
+               repeat: tuple[int, int] = (2, 2)) -> Path:
+    import tifffile
+
+    def rationals(values, scale=10000):
+        return tuple(v for f in values for v in (int(round(f * scale)), scale))
+
+    pattern = pattern or _CFA_CODES[cfa]
+    tags = [
+        (271, "s", 0, "isplab", True),  # Make
+        (272, "s", 0, "TestCam", True),  # Model
+        (33421, "H", 2, repeat, True),  # CFARepeatPatternDim
+        (33422, "B", len(pattern), pattern, True),  # CFAPattern
+        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
+        (50708, "s", 0, "isplab TestCam", True),  # UniqueCameraModel
+        (50713, "H", 2, (2, 2), True),  # BlackLevelRepeatDim
+        (50714, "H", 4, black, True),  # BlackLevel, in pattern (row-major) order
+        (50717, "H", 1, white, True),  # WhiteLevel
+        (50721, "2i", 9, rationals(np.ravel(xyz_to_cam)), True),  # ColorMatrix1 (XYZ -> camera)
+        (50728, "2I", 3, rationals(as_shot_neutral), True),  # AsShotNeutral
+        (50778, "H", 1, 21, True),  # CalibrationIlluminant1 = D65
+    ]
+    tifffile.imwrite(path, mosaic.astype(np.uint16), photometric=32803, extratags=tags)
+    return path
+
+
+@pytest.fixture(scope="session")
+def write_dng():
+    """``write_dng(path, mosaic, cfa, black=(0,)*4, white=1000, as_shot_neutral=(0.5, 1, 0.6), xyz_to_cam=...,
+    pattern=None, repeat=(2, 2)) -> path``: a minimal valid DNG (uncompressed CFA strip plus the colour tags
+    LibRaw reads), written with tifffile."""
+    return _write_dng

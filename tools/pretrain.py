@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from isplab.challenge import Budget, Plan, challenge_config  # noqa: E402
+from isplab.challenge.run import Budget, Plan, challenge_config  # noqa: E402
 
 #: One supervised stage per model, warm-up + cosine decay (as the challenge's quick plans; more steps).
 #: Learning rates follow the quick plans: 2-5e-3 for these small nets from scratch.

@@ -24,7 +24,7 @@ import numpy as np
 
 from isplab.camera.profile import CANONICAL_ORDER, Four, RawDomain, neutral_from_rgb, normalise_neutral
 from isplab.errors import IsplabError
-from isplab.raw.bayer import CANONICAL_RGB_INDEX, pack
+from isplab.raw.bayer import CANONICAL_RGB_INDEX, normalize, pack
 from isplab.registry import Registry
 
 if TYPE_CHECKING:
@@ -50,8 +50,7 @@ def _per_channel(values: Sequence[float]) -> np.ndarray:
 def linearize(codes: np.ndarray, domain: RawDomain) -> np.ndarray:
     """Raw values ``(4, h, w)`` -> linear signal ``(raw - black) / (white - black)`` per channel, with zero
     light at the sensor's true black (not clipped)."""
-    black = _per_channel(domain.effective_black)
-    return (codes.astype(np.float32) - black) / (_per_channel(domain.white) - black)
+    return normalize(codes, _per_channel(domain.effective_black), _per_channel(domain.white), clip=False)
 
 
 def to_codes(signal: np.ndarray, domain: RawDomain) -> np.ndarray:
@@ -63,9 +62,7 @@ def to_codes(signal: np.ndarray, domain: RawDomain) -> np.ndarray:
 def to_model_input(signal: np.ndarray, domain: RawDomain) -> np.ndarray:
     """Linear signal -> the model's packed input ``(raw - black) / (white - black)`` clipped to [0, 1],
     float32 (a ``sensor_black`` pedestal stays in, as in the model's training data)."""
-    black = _per_channel(domain.black)
-    x = (to_codes(signal, domain) - black) / (_per_channel(domain.white) - black)
-    return np.clip(x, 0.0, 1.0, out=x)
+    return normalize(to_codes(signal, domain), _per_channel(domain.black), _per_channel(domain.white), clip=True)
 
 
 # ---- neutral estimates (canonical order, linear signal) -------------------------------------------------
@@ -244,6 +241,9 @@ def frame_domain(raw: RawImage) -> RawDomain:
 
 def adapt_frame(raw: RawImage, target: RawDomain, **options: Any) -> tuple[np.ndarray, AdaptRecord]:
     """A frame read by :func:`isplab.raw.readers.read_raw` -> the model's packed input ``(4, h, w)``
-    float32 in [0, 1] and the record of every choice (options as :func:`adapt_linear`)."""
+    float32 in [0, 1] and the record of every choice (options as :func:`adapt_linear`).
+
+    The frame's linear signal is not clipped (like :func:`linearize`); the result is, at the model's levels.
+    """
     signal, record = adapt_linear(raw.packed(), frame_domain(raw), target, **options)
     return to_model_input(signal, target), record

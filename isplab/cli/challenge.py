@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from isplab.challenge import run_challenge
+    from isplab.challenge.run import run_challenge
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     run_challenge(args.out, models, args.budget, args.data, args.threads, progress=not args.no_progress,

@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from isplab.leaderboard import Leaderboard, load_results
+    from isplab.challenge.leaderboard import Leaderboard, load_results
 
     board = Leaderboard(load_results(args.results), reference=args.reference)
     md, page = board.write(args.out)

@@ -32,7 +32,7 @@ from isplab.colour import apply_matrix
 from isplab.data.camera import CameraDraw, CameraFamily, expose, unprocess
 from isplab.data.photos import load_photo, photos_in
 from isplab.errors import DataError
-from isplab.raw.bayer import DIHEDRAL, MAI_WHITE_LEVEL, augment_pair
+from isplab.raw.bayer import DIHEDRAL, MAI_WHITE_LEVEL, augment_pair, normalize
 
 #: Whole-photo evaluation images are cropped to multiples of this (target pixels): 32 packed pixels
 #: satisfy every registered model's ``input_multiple``.
@@ -66,7 +66,7 @@ def render(srgb: Tensor, camera: CameraFamily, rng: np.random.Generator) -> tupl
     draw = camera.draw(len(srgb), rng)
     generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
     codes = expose(unprocess(srgb, draw), draw, generator)
-    return codes / MAI_WHITE_LEVEL, draw
+    return torch.from_numpy(normalize(codes.numpy(), 0, MAI_WHITE_LEVEL, clip=False)), draw
 
 
 @dataclass

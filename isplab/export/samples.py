@@ -79,11 +79,12 @@ def synthetic_samples(size: tuple[int, int], n: int = 2, seed: int = 0) -> list[
 
 
 def raw_frame_samples(frames: Iterable[tuple[str, RawImage]], size: tuple[int, int]) -> list[Sample]:
-    """``(name, frame)`` pairs -> samples: each frame packed (canonical order, normalised), then fitted to
-    ``size`` (packed pixels) with its valid box."""
+    """``(name, frame)`` pairs -> samples: each frame packed (canonical order, normalised and clipped to
+    [0, 1], the range the parity budgets and int8 calibration assume), then fitted to ``size`` (packed
+    pixels) with its valid box."""
     out = []
     for name, image in frames:
-        packed, box = fit_packed(image.packed(), size)
+        packed, box = fit_packed(image.packed(clip=True), size)
         out.append(Sample(name, packed, valid=box))
     return out
 

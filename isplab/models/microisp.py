@@ -10,7 +10,7 @@ All convs are zero padded ("SAME") except the stride-3 "VALID" convs of the atte
 
 Parameter names follow the official variables: ``stages.{g}.{colour}.convs.{j}`` is
 ``generator-{g+1}/{colour}_w{g+1}_{j}``, ``...out`` is ``{colour}_w{g+1}_out``, so the TFLite/checkpoint
-weights import 1:1 (:mod:`isplab.export.tflite_weights`).
+weights import 1:1 (:func:`map_official_tflite`, run by :mod:`isplab.export.tflite_weights`).
 
 Because the attention reduces the map by 3**4 = 81 before pooling, the packed input must be at least
 79x79 (raw 158x158).
@@ -21,11 +21,19 @@ halves parameters and ops as the report's 0.077 MB vs 0.152 MB (and ~half the ru
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
 import torch
 from torch import nn
 
+from isplab.errors import IsplabError
 from isplab.models.ops import depth_to_space
-from isplab.models.registry import register_model
+from isplab.models.registry import TFLITE_MAPPERS, register_model
+
+if TYPE_CHECKING:  # export sits above models: its flatbuffer reader is only needed when a file is imported
+    from isplab.export.flatbuffer import Graph
+    from isplab.export.tflite_weights import ConvSlot
 
 #: Minimal packed height/width: four stride-3 "VALID" convs must leave at least one pixel.
 MIN_PACKED_SIZE = 79
@@ -120,3 +128,46 @@ def microisp_0_5(features: int = 4, num_blocks: int = 7) -> MicroISP:
     """
     return MicroISP(num_stages=1, features=features, num_blocks=num_blocks)
 
+
+
+def _official_slots(model: MicroISP, colour: int) -> list[ConvSlot]:
+    """The convs of colour branch ``colour`` in the official op order (stage by stage, block by block)."""
+    slots: list[ConvSlot] = []
+    for g, stage in enumerate(model.stages):
+        p = f"stages.{g}.{colour}"
+        branch = stage[colour]
+        for j in range(len(branch.convs)):
+            slots.append((f"{p}.convs.{j}", branch.convs[j], f"{p}.prelus.{j}"))
+            if str(j) in branch.attention:
+                a, att = f"{p}.attention.{j}", branch.attention[str(j)]
+                slots += [(f"{a}.convs.{k}", att.convs[k], f"{a}.prelus.{k}") for k in range(len(att.convs))]
+                slots += [(f"{a}.fc1", att.fc1, f"{a}.prelu_fc1"), (f"{a}.fc2", att.fc2, None)]
+        slots.append((f"{p}.out", branch.out, None))
+    return slots
+
+
+@TFLITE_MAPPERS.register("microisp", "microisp_0.5")
+def map_official_tflite(graph: Graph, model: MicroISP) -> dict:
+    """Official ``MicroISP.tflite``: the final CONCATENATION's inputs are the R, G, B branches.
+
+    Each branch is a chain (its skips add no convs), so its convs in execution order are the official
+    definition order; branches are told apart by which concat input they feed, not by file order.
+    """
+    from isplab.export.tflite_weights import pair_convs  # lazy: export sits above models
+
+    (out,) = graph.outputs
+    concat = graph.producer(out)
+    if concat is None or concat.name != "CONCATENATION" or len(concat.inputs) != 3:
+        raise IsplabError(f"{graph.source}: expected the output to be a concat of 3 colour planes")
+    state: dict = {}
+    for colour, plane in enumerate(concat.inputs):
+        ops = graph.ancestors(plane)
+        convs = [op for op in ops if op.name == "CONV_2D"]
+        state.update(pair_convs(graph, convs, _official_slots(model, colour), f"colour branch {colour}"))
+        # The head must be depth_to_space(tanh * 0.58 + 0.5, 2); check the constants the model hard-codes.
+        consts = [op for op in ops if op.name in ("MUL", "ADD") and graph.producer(op.inputs[1]) is None]
+        scale = [graph.constant(op.inputs[1]) for op in consts if op.name == "MUL"]
+        shift = [graph.constant(op.inputs[1]) for op in consts if op.name == "ADD"]
+        if not (np.allclose(scale, 0.58) and np.allclose(shift, 0.5) and len(scale) == len(shift) == 1):
+            raise IsplabError(f"{graph.source}: colour {colour} head is not tanh * 0.58 + 0.5")
+    return state

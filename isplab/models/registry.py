@@ -51,6 +51,12 @@ class ModelEntry(Entry):
 MODELS: Registry[ModelEntry] = Registry("model", ModelEntry, hint="see `isplab models`")
 
 
+#: Readers of an official ``.tflite`` file's weights, ``(graph, model, **options) -> state dict``, registered
+#: next to their model (``microisp.py``, ``zoo/jmu.py``) under the model names they fill; run by
+#: :func:`isplab.export.tflite_weights.import_tflite_weights`.
+TFLITE_MAPPERS: Registry[Entry] = Registry("TFLite weight mapper", hint="see `isplab import --help`")
+
+
 def register_model(
     name: str, *, recipe: str, min_input: int = 1, input_multiple: int = 1
 ) -> Callable[[_Factory], _Factory]:

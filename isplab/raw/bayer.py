@@ -102,13 +102,15 @@ def pack_rgb(rgb: Tensor, cfa: CFA | str = CFA.RGGB) -> Tensor:
     return torch.stack(planes, dim=-3)
 
 
-def normalize(raw: np.ndarray, black_level: float | np.ndarray, white_level: float, clip: bool = True
+def normalize(raw: np.ndarray, black_level: float | np.ndarray, white_level: float | np.ndarray, *, clip: bool
               ) -> np.ndarray:
-    """``(raw - black) / (white - black)`` as float32, clipped to [0, 1] unless ``clip=False``.
+    """``(raw - black) / (white - black)`` as float32, clipped to [0, 1] when ``clip``.
 
-    ``black_level`` is a scalar or an array broadcastable to ``raw`` (e.g. a per-photosite black map from
-    :func:`black_level_map`). The challenge datasets are read with ``black 0, white 1020, clip=False``,
-    exactly the official loaders' maths.
+    The one level normalisation of isplab; every caller says whether it clips. Model inputs are not
+    clipped (training data, :meth:`~isplab.raw.readers.RawImage.packed`): the challenge datasets are read
+    with ``black 0, white 1020, clip=False``, exactly the official loaders' maths, whose 10-bit codes reach
+    1023 / 1020. ``black_level`` (and ``white_level``) is a scalar or an array broadcastable to ``raw``
+    (e.g. a per-photosite black map from :func:`black_level_map`, or per-channel levels ``(4, 1, 1)``).
     """
     black = np.asarray(black_level, dtype=np.float32)
     scale = np.float32(white_level) - black

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from isplab.errors import DataError
-from isplab.raw.bayer import CFA, MAI_WHITE_LEVEL, normalize, pack
+from isplab.raw.bayer import CFA, MAI_WHITE_LEVEL, black_level_map, normalize, pack
 
 #: Pillow modes of a 16-bit single-channel PNG (``I`` appears for some writers' 16-bit greyscale).
 PIL_16BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
@@ -57,10 +57,14 @@ class RawImage:
     def shape(self) -> tuple[int, int]:
         return self.mosaic.shape
 
-    def packed(self) -> np.ndarray:
-        """Normalised packed float32 ``(4, H/2, W/2)`` in [0, 1], canonical ``(B, G_r, R, G_b)`` order."""
+    def packed(self, clip: bool = False) -> np.ndarray:
+        """Normalised packed float32 ``(4, H/2, W/2)``, canonical ``(B, G_r, R, G_b)`` order.
+
+        Not clipped by default, so a dataset PNG gives the model exactly the input it gave in training
+        (codes above the white level stay above 1, below the black level below 0); ``clip`` limits to [0, 1].
+        """
         # Normalise before packing so a per-photosite black map lines up with its photosites.
-        return pack(normalize(self.mosaic, self.black_level, self.white_level), self.cfa)
+        return pack(normalize(self.mosaic, self.black_level, self.white_level, clip=clip), self.cfa)
 
 
 def cam_to_srgb_from_xyz(xyz_to_cam: np.ndarray) -> np.ndarray:
@@ -241,10 +245,11 @@ def read_camera_raw(path: str | Path) -> RawImage:
             f"colour filter {letters!r} (colours {color_desc!r}) is not an RGGB-family Bayer pattern",
             "isplab supports RGGB, BGGR, GRBG and GBRG sensors",
         )
-    mosaic, colours = _crop_even(mosaic), _crop_even(colours)
+    mosaic, cfa = _crop_even(mosaic), CFA(letters)
     black: float | np.ndarray = float(black_per_channel[0])
-    if np.ptp(black_per_channel[: len(color_desc)]) > 0:
-        black = black_per_channel[colours]  # per-photosite map, indexed by each site's colour
+    if np.ptp(black_per_channel[: len(color_desc)]) > 0:  # a per-photosite map from each channel's level
+        black_bgrg = tuple(float(black_per_channel[colours[dy, dx]]) for dy, dx in cfa.offsets)
+        black = black_level_map(mosaic.shape, cfa, black_bgrg)
     rgb_idx = list(_colour_indices(color_desc))
 
     wb = camera_wb[rgb_idx]
@@ -254,7 +259,7 @@ def read_camera_raw(path: str | Path) -> RawImage:
         cam_to_srgb = rgb_cam[:, rgb_idx]  # LibRaw's rgb_cam: columns indexed by colour
     else:
         cam_to_srgb = cam_to_srgb_from_xyz(xyz_to_cam) if xyz_to_cam is not None else None
-    return RawImage(mosaic, CFA(letters), black, white, wb_gains, xyz_to_cam, cam_to_srgb, path)
+    return RawImage(mosaic, cfa, black, white, wb_gains, xyz_to_cam, cam_to_srgb, path)
 
 
 # ---- dispatch ---------------------------------------------------------------------------------------

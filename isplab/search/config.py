@@ -1,13 +1,20 @@
-"""``isplab search`` configuration: a typed dataclass loaded from YAML (``configs/search/*.yml``)."""
+"""``isplab search`` configuration: a typed dataclass loaded from YAML, a path or a shipped config's name
+(``isplab/configs/search/<name>.yml``, see :meth:`SearchConfig.load`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
+from isplab.config import load_yaml
+from isplab.errors import IsplabError
 from isplab.runtime import FULL_HD_INPUT
 from isplab.search.space import SpaceBounds
 from isplab.train.config import StageConfig, TrainConfig
+
+#: The search configs shipped in the package, by file stem (``enerzai_tiny``, ``enerzai_full``).
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "search"
 
 
 def _default_train() -> TrainConfig:
@@ -68,3 +75,20 @@ class SearchConfig:
     @property
     def children_per_generation(self) -> int:
         return self.offspring or self.population
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> SearchConfig:
+        """A search config from a YAML path, or the name of a shipped one (:func:`shipped_configs`)."""
+        path = Path(name_or_path)
+        if path.suffix in (".yml", ".yaml") or path.exists():
+            return load_yaml(cls, path)
+        shipped = CONFIG_DIR / f"{path.name}.yml"
+        if not shipped.is_file():
+            raise IsplabError(f"{name_or_path}: no such file and no shipped search config of that name. "
+                              f"Pass a YAML path or one of: {', '.join(shipped_configs())}")
+        return load_yaml(cls, shipped)
+
+
+def shipped_configs() -> list[str]:
+    """Names of the search configs shipped in ``isplab/configs/search/``."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yml"))

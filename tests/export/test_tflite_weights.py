@@ -8,7 +8,7 @@ import torch
 
 from isplab.errors import IsplabError
 from isplab.export.tflite_weights import import_tflite_weights, load_tflite_model, tflite_mappers
-from isplab.raw.bayer import MAI_WHITE_LEVEL, pack
+from isplab.raw.bayer import MAI_WHITE_LEVEL, normalize, pack
 from isplab.runtime.litert import LiteRTModel
 
 MICROISP = ("peers", "microisp-official", "MicroISP.tflite")
@@ -20,7 +20,7 @@ def _raw_crop(path, size: int = 256) -> np.ndarray:
     """A ``size`` x ``size`` RGGB crop of the 10-bit frame, packed and scaled: ``(1, 4, size/2, size/2)``."""
     mosaic = np.fromfile(path, dtype="<u2").reshape(1080, 1920)
     crop = mosaic[400 : 400 + size, 800 : 800 + size]  # even offsets keep the RGGB phase
-    return (pack(crop).astype(np.float32) / MAI_WHITE_LEVEL)[None]
+    return normalize(pack(crop), 0, MAI_WHITE_LEVEL, clip=False)[None]
 
 
 def _run_tflite(path, x: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import isplab
-from isplab.challenge import BUDGETS, FINE_TUNE_LR, QUICK_PLANS, challenge_config, init_label
+from isplab.challenge.run import BUDGETS, FINE_TUNE_LR, QUICK_PLANS, challenge_config, init_label
 from isplab.data.splits import EvalSet
 from isplab.errors import IsplabError
 from isplab.evaluate import evaluate

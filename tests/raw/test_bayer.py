@@ -126,11 +126,13 @@ def test_dihedral_group_has_eight_distinct_elements(rng):
 
 def test_normalize_clips_and_scales():
     raw = np.array([[0, 64], [600, 1100]], dtype=np.uint16)
-    out = normalize(raw, 64, 1020)
+    out = normalize(raw, 64, 1020, clip=True)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, [[0, 0], [(600 - 64) / 956, 1]], rtol=1e-6)
     unclipped = normalize(raw, 0, 1020, clip=False)  # the challenge datasets' maths
     np.testing.assert_array_equal(unclipped, raw.astype(np.float32) / np.float32(1020))
+    with pytest.raises(TypeError, match="clip"):  # every caller says whether it clips
+        normalize(raw, 0, 1020)
 
 
 @pytest.mark.parametrize("cfa", PHASES)
@@ -140,7 +142,7 @@ def test_per_channel_black_level(cfa):
     per_channel = np.reshape(black, (4, 1, 1))
     np.testing.assert_array_equal(pack(black_map, cfa), np.broadcast_to(per_channel, (4, 2, 3)))
     raw = black_map + 100
-    packed = pack(normalize(raw, black_map, 1000), cfa)
+    packed = pack(normalize(raw, black_map, 1000, clip=False), cfa)
     expected = 100 / (1000 - per_channel)
     np.testing.assert_allclose(packed, np.broadcast_to(expected, (4, 2, 3)), rtol=1e-6)
 
@@ -153,6 +155,6 @@ def test_bad_inputs_raise_value_errors():
     with pytest.raises(ValueError, match="unknown CFA"):
         CFA.parse("RGBX")
     with pytest.raises(ValueError, match="exceed"):
-        normalize(np.zeros((2, 2)), 100, 50)
+        normalize(np.zeros((2, 2)), 100, 50, clip=True)
     with pytest.raises(ValueError, match="RGB"):
         pack_rgb(torch.zeros(4, 4, 3))

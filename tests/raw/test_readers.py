@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -27,24 +25,31 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-def write_png16(path: Path, array: np.ndarray) -> Path:
-    Image.fromarray(array.astype(np.uint16)).save(path)
-    return path
-
-
 # ---- PNG mosaics ------------------------------------------------------------------------------------
 
 
-def test_png_mosaic_round_trip(tmp_path, rng):
+def test_png_mosaic_round_trip(tmp_path, rng, write_png16):
     mosaic = rng.integers(0, 1024, (6, 8), dtype=np.uint16)
     image = read_png_mosaic(write_png16(tmp_path / "m.png", mosaic), cfa="GBRG", black=16, white=1000)
     np.testing.assert_array_equal(image.mosaic, mosaic)
     assert image.cfa is CFA.GBRG and image.path == tmp_path / "m.png"
-    np.testing.assert_array_equal(image.packed(), pack(normalize(mosaic, 16, 1000), "GBRG"))
+    np.testing.assert_array_equal(image.packed(), pack(normalize(mosaic, 16, 1000, clip=False), "GBRG"))
+    np.testing.assert_array_equal(image.packed(clip=True), pack(normalize(mosaic, 16, 1000, clip=True), "GBRG"))
     assert image.packed().dtype == np.float32 and image.packed().shape == (4, 3, 4)
 
 
-def test_png_mosaic_crops_odd_edges(tmp_path, rng):
+def test_png_frame_gives_the_model_its_training_input(tmp_path, write_png16):
+    """Develop reads a dataset PNG exactly as training does: codes / 1020, 1021..1023 above 1 (unclipped)."""
+    from isplab.data.datasets import pair_to_tensors
+
+    mosaic = np.arange(1024 - 64, 1024, dtype=np.uint16).reshape(8, 8)
+    packed = read_png_mosaic(write_png16(tmp_path / "0.png", mosaic)).packed()
+    training, _ = pair_to_tensors(pack(mosaic), np.zeros((3, 8, 8), np.uint8))
+    np.testing.assert_array_equal(packed, training.numpy())
+    assert packed.max() == np.float32(1023) / np.float32(1020)
+
+
+def test_png_mosaic_crops_odd_edges(tmp_path, rng, write_png16):
     mosaic = rng.integers(0, 1024, (7, 9), dtype=np.uint16)
     image = read_png_mosaic(write_png16(tmp_path / "odd.png", mosaic))
     np.testing.assert_array_equal(image.mosaic, mosaic[:6, :8])
@@ -62,7 +67,7 @@ def test_png_rgb_is_a_data_error(tmp_path):
         read_png_mosaic(tmp_path / "rgb.png")
 
 
-def test_truncated_png_is_a_data_error(tmp_path, rng):
+def test_truncated_png_is_a_data_error(tmp_path, rng, write_png16):
     path = write_png16(tmp_path / "cut.png", rng.integers(0, 1024, (64, 64)))
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(DataError, match=r"cut\.png.*truncated"):
@@ -118,7 +123,7 @@ def test_read_raw_needs_geometry_for_headerless(tmp_path):
         read_raw(tmp_path / "x.dng", width=4)
 
 
-def test_read_raw_dispatches_png(tmp_path, rng):
+def test_read_raw_dispatches_png(tmp_path, rng, write_png16):
     mosaic = rng.integers(0, 1024, (4, 4), dtype=np.uint16)
     image = read_raw(write_png16(tmp_path / "m.png", mosaic), cfa="GRBG", width=None)
     assert image.cfa is CFA.GRBG
@@ -132,45 +137,14 @@ def test_rawimage_validates_shapes():
         RawImage(np.zeros((4, 4), np.uint16), CFA.RGGB, black_level=np.zeros((2, 2)))
 
 
-# ---- camera raws via rawpy (a minimal DNG written with tifffile) ------------------------------------
-
-# DNG CFAPattern codes: 0 = red, 1 = green, 2 = blue.
-_CFA_CODES = {c: tuple("RGB".index(letter) for letter in c.value) for c in CFA}
-
-
-def write_dng(path: Path, mosaic: np.ndarray, cfa: CFA, black: tuple[int, int, int, int] = (0, 0, 0, 0),
-              white: int = 1000, as_shot_neutral: tuple[float, float, float] = (0.5, 1.0, 0.6),
-              pattern: tuple[int, ...] | None = None, repeat: tuple[int, int] = (2, 2)) -> Path:
-    """A minimal valid DNG: uncompressed CFA strip plus the colour tags LibRaw reads."""
-    import tifffile
-
-    def rationals(values, scale=10000):
-        return tuple(v for f in values for v in (int(round(f * scale)), scale))
-
-    pattern = pattern or _CFA_CODES[cfa]
-    tags = [
-        (271, "s", 0, "isplab", True),  # Make
-        (272, "s", 0, "TestCam", True),  # Model
-        (33421, "H", 2, repeat, True),  # CFARepeatPatternDim
-        (33422, "B", len(pattern), pattern, True),  # CFAPattern
-        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
-        (50708, "s", 0, "isplab TestCam", True),  # UniqueCameraModel
-        (50713, "H", 2, (2, 2), True),  # BlackLevelRepeatDim
-        (50714, "H", 4, black, True),  # BlackLevel, in pattern (row-major) order
-        (50717, "H", 1, white, True),  # WhiteLevel
-        (50721, "2i", 9, rationals(XYZ_TO_CAM.ravel()), True),  # ColorMatrix1 (XYZ -> camera)
-        (50728, "2I", 3, rationals(as_shot_neutral), True),  # AsShotNeutral
-        (50778, "H", 1, 21, True),  # CalibrationIlluminant1 = D65
-    ]
-    tifffile.imwrite(path, mosaic.astype(np.uint16), photometric=32803, extratags=tags)
-    return path
+# ---- camera raws via rawpy (a minimal DNG written with tifffile: the ``write_dng`` fixture) --------------
 
 
 @pytest.mark.parametrize("cfa", list(CFA))
-def test_dng_metadata_comes_from_the_file(tmp_path, rng, cfa):
+def test_dng_metadata_comes_from_the_file(tmp_path, rng, cfa, write_dng):
     mosaic = rng.integers(100, 1000, (33, 47), dtype=np.uint16)  # odd: the reader crops to 32x46
     black = (60, 64, 62, 66)
-    image = read_camera_raw(write_dng(tmp_path / "t.dng", mosaic, cfa, black=black))
+    image = read_camera_raw(write_dng(tmp_path / "t.dng", mosaic, cfa, black=black, xyz_to_cam=XYZ_TO_CAM))
     assert image.cfa is cfa
     np.testing.assert_array_equal(image.mosaic, mosaic[:32, :46])
     expected_black = np.tile(np.reshape(black, (2, 2)), (16, 23)).astype(np.float32)
@@ -180,16 +154,16 @@ def test_dng_metadata_comes_from_the_file(tmp_path, rng, cfa):
     np.testing.assert_allclose(image.cam_to_srgb, cam_to_srgb_from_xyz(XYZ_TO_CAM), atol=1e-5)
     packed = image.packed()
     assert packed.shape == (4, 16, 23) and packed.min() >= 0 and packed.max() <= 1
-    np.testing.assert_array_equal(packed, pack(normalize(mosaic[:32, :46], expected_black, 1000), cfa))
+    np.testing.assert_array_equal(packed, pack(normalize(mosaic[:32, :46], expected_black, 1000, clip=False), cfa))
 
 
-def test_dng_equal_black_levels_give_a_scalar(tmp_path, rng):
+def test_dng_equal_black_levels_give_a_scalar(tmp_path, rng, write_dng):
     mosaic = rng.integers(100, 1000, (32, 32), dtype=np.uint16)
     image = read_raw(write_dng(tmp_path / "t.dng", mosaic, CFA.RGGB, black=(64, 64, 64, 64)))
     assert np.ndim(image.black_level) == 0 and image.black_level == 64
 
 
-def test_xtrans_is_a_clear_data_error(tmp_path, rng):
+def test_xtrans_is_a_clear_data_error(tmp_path, rng, write_dng):
     xtrans = (1, 1, 0, 1, 1, 2, 1, 1, 2, 1, 1, 0, 2, 0, 1, 0, 2, 1,
               1, 1, 2, 1, 1, 0, 1, 1, 0, 1, 1, 2, 0, 2, 1, 2, 0, 1)
     mosaic = rng.integers(0, 1000, (36, 48))
@@ -287,5 +261,6 @@ def test_real_png_frame(shared_file):
     image = read_png_mosaic(path, cfa="GRBG", white=1023)
     assert image.mosaic.shape == (344, 256) and image.mosaic.dtype == np.uint16
     packed = image.packed()
-    assert packed.shape == (4, 172, 128) and 0 <= packed.min() and packed.max() <= 1
+    assert packed.shape == (4, 172, 128) and 0 <= packed.min() and packed.max() > 1  # codes reach 1053
+    np.testing.assert_array_equal(image.packed(clip=True), np.clip(packed, 0, 1))
     _greens_are_greens(packed)

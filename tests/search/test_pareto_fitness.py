@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from isplab.score import final_score
+from isplab.challenge.score import final_score
 from isplab.search.evolution import fitness
 from isplab.search.pareto import pareto_front
 

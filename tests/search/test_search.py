@@ -10,18 +10,16 @@ import pytest
 
 import isplab.search.evolution as evolution
 from isplab.cli import main
-from isplab.cli.search import resolve_config_path
-from isplab.config import load_yaml
 from isplab.errors import IsplabError
 from isplab.search import run_search
-from isplab.search.config import SearchConfig
+from isplab.search.config import CONFIG_DIR, SearchConfig, shipped_configs
 from isplab.search.pareto import pareto_front
 from isplab.search.space import config_from_dict, in_bounds
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    return load_yaml(SearchConfig, resolve_config_path("enerzai_tiny"))
+    return SearchConfig.load("enerzai_tiny")
 
 
 @pytest.fixture(scope="module")
@@ -167,8 +165,12 @@ def test_table_latency_mode_predicts_the_children(searched, tiny, tmp_path) -> N
 
 
 def test_shipped_search_configs_load() -> None:
-    full = load_yaml(SearchConfig, resolve_config_path("enerzai_full"))
+    full = SearchConfig.load("enerzai_full")
     assert full.input_size == (544, 960) and full.train.model == "enerzai" and full.train_steps == 2000
+    assert shipped_configs() == ["enerzai_full", "enerzai_tiny"]
+    assert SearchConfig.load(CONFIG_DIR / "enerzai_full.yml") == full  # a path loads the same file
+    with pytest.raises(IsplabError, match="enerzai_huge: no such file.*one of: enerzai_full, enerzai_tiny"):
+        SearchConfig.load("enerzai_huge")
     with pytest.raises(IsplabError, match="unknown key"):
         from isplab.config import from_dict
 

@@ -17,13 +17,20 @@ remaining ~14 KB is graph metadata (tensor names, 45 ops), a large share for a m
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import nn
 
+from isplab.errors import IsplabError
 from isplab.models.blocks import CBAM
-from isplab.models.registry import register_model
+from isplab.models.registry import TFLITE_MAPPERS, register_model
 from isplab.models.smallnet import SmallNet
+from isplab.raw.bayer import MAI_WHITE_LEVEL
+
+if TYPE_CHECKING:  # export sits above models: its flatbuffer reader is only needed when a file is imported
+    from isplab.export.flatbuffer import Graph
 
 #: Input channel ``k`` of the Keras model is channel ``TFLITE_INPUT_ORDER[k]`` of the TFLite input.
 TFLITE_INPUT_ORDER = (2, 3, 1, 0)
@@ -105,3 +112,47 @@ def jmu_cvlab() -> JMUNet:
     Measured fp32 TFLite (benchmarks/zoo_table.py): 0.042 MB (44,092 B).
     """
     return JMUNet()
+
+
+@TFLITE_MAPPERS.register("jmu_cvlab")
+def map_submitted_tflite(graph: Graph, model: JMUNet, input_scale: float = MAI_WHITE_LEVEL) -> dict:
+    """JMU-CVLab's submitted ``model.tflite`` (Keras graph: smallnet, tone curve, CBAM refinement).
+
+    The file takes raw values, multiplies by 1/4096 and re-stacks the channels before the first conv;
+    both are read from the graph, checked against :data:`TFLITE_INPUT_ORDER` / :data:`TFLITE_INPUT_SCALE`
+    and folded into ``smallnet.conv1`` by :func:`keras_state_dict`: the imported model takes the canonical
+    packed raw in [0, 1] equal to ``tflite_input / input_scale`` (the white level, 1020 for the MAI data).
+    """
+    ops = graph.ops
+    muls = [op for op in graph.consumers(graph.inputs[0]) if op.name == "MUL"]
+    packs = [op for op in ops if op.name == "PACK"]
+    if len(muls) != 1 or len(packs) != 1:
+        raise IsplabError(f"{graph.source}: expected input scaling (MUL) and channel re-stacking (PACK)")
+    # Each STRIDED_SLICE takes one input channel (its ``begin`` on the last axis); PACK restacks them.
+    sliced = {o.outputs[0]: int(graph.constant(o.inputs[1])[-1]) for o in ops if o.name == "STRIDED_SLICE"}
+    order = tuple(sliced[t] for t in packs[0].inputs)
+    scale = float(graph.constant(muls[0].inputs[1]))
+    if order != tuple(TFLITE_INPUT_ORDER) or not np.isclose(scale, TFLITE_INPUT_SCALE):
+        raise IsplabError(f"{graph.source}: input order {order} / scale {scale} differ from the isplab model's")
+    # Keras layer names of keras_state_dict, in execution order (conv2d_3 = CBAM spatial conv, no bias).
+    conv_names = ["conv2d", "conv2d_1", "conv2d_2", "conv_expand", "conv2d_3", "conv_remap"]
+    convs = [op for op in ops if op.name == "CONV_2D"]
+    # Each dense layer appears twice (max and average pooled paths) with the same kernel.
+    fc_ops = [op for op in ops if op.name == "FULLY_CONNECTED"]
+    fcs = list({op.inputs[1]: op for op in fc_ops}.values())
+    if len(convs) != len(conv_names) or len(fcs) != 2:
+        raise IsplabError(f"{graph.source}: expected 6 convs, 2 dense layers; found {len(convs)}, {len(fcs)}")
+    for op in fc_ops:  # the shared MLP: both paths must use the same bias too
+        first = next(f for f in fcs if f.inputs[1] == op.inputs[1])
+        if not np.array_equal(graph.constant(op.inputs[2]), graph.constant(first.inputs[2])):
+            raise IsplabError(f"{graph.source}: the CBAM max and average paths have different dense biases")
+    weights: dict[str, np.ndarray] = {}
+    for name, op in zip(conv_names, convs, strict=True):
+        weights[f"{name}/kernel"] = graph.constant(op.inputs[1]).transpose(1, 2, 3, 0)  # OHWI -> Keras HWIO
+        weights[f"{name}/bias"] = graph.constant(op.inputs[2])
+    if np.any(weights.pop("conv2d_3/bias")):
+        raise IsplabError(f"{graph.source}: the CBAM spatial conv has a bias; the isplab model has none")
+    for name, op in zip(("dense", "dense_1"), fcs, strict=True):
+        weights[f"{name}/kernel"] = graph.constant(op.inputs[1]).T  # TFLite (out, in) -> Keras (in, out)
+        weights[f"{name}/bias"] = graph.constant(op.inputs[2])
+    return keras_state_dict(weights, input_scale=input_scale)

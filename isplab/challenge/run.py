@@ -7,7 +7,7 @@ Output folder layout (re-running skips what is finished; an interrupted training
       models/<name>/model.tflite    fp32 export at the benchmark size, proven against PyTorch
       models/<name>/export.txt      parity + GPU-audit report
       models/<name>/crops/*.png     raw visualisation, classical ISP, model output, target
-      models/<name>/result.json     isplab.leaderboard.ModelResult
+      models/<name>/result.json     isplab.challenge.leaderboard.ModelResult
       leaderboard.md, leaderboard.html, results.json
 
 Every score comes from images never trained on: the validation split by default (the embedded val photo; a
@@ -27,16 +27,16 @@ import torch
 from PIL import Image
 
 from isplab.atomic import write_text_atomic
+from isplab.challenge.leaderboard import CLASSIC_ROW, Leaderboard, ModelResult
+from isplab.challenge.score import final_score
 from isplab.classic import ClassicISP
 from isplab.classic.visualise import raw_visualisation
 from isplab.data.splits import EvalSet
 from isplab.evaluate import evaluate
 from isplab.images import to_uint8
-from isplab.leaderboard import CLASSIC_ROW, Leaderboard, ModelResult
 from isplab.losses import LossTerm
 from isplab.models.weights import load_checkpoint, load_model_from_checkpoint
 from isplab.runtime import FULL_HD_INPUT
-from isplab.score import final_score
 from isplab.train.config import ObjectiveConfig, ScheduleConfig, StageConfig, TrainConfig
 from isplab.train.data import RunData, build_run_data, classic_for
 from isplab.train.recipes import load_train_config

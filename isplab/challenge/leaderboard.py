@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from isplab.atomic import write_text_atomic
+from isplab.challenge.score import C, final_score, relative_scores
+from isplab.challenge.table1 import CAPTION, COLUMNS, TABLE1, ReportRow, find_row
 from isplab.errors import IsplabError
-from isplab.report_table1 import CAPTION, COLUMNS, TABLE1, ReportRow, find_row
-from isplab.score import C, final_score, relative_scores
 
 SCHEMA = "isplab.model_result/1"
 DEFAULT_REFERENCE = "microisp"

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from isplab.challenge.leaderboard import SCHEMA, Leaderboard, ModelResult, load_results
+from isplab.challenge.table1 import COLUMNS, TABLE1
 from isplab.cli import main
 from isplab.errors import IsplabError
-from isplab.leaderboard import SCHEMA, Leaderboard, ModelResult, load_results
-from isplab.report_table1 import COLUMNS, TABLE1
 
 TABLE1_COLUMNS = ("Model Size, MB", "PSNR", "SSIM", "CPU Runtime, ms", "Final Score")
 

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
+from isplab.challenge.leaderboard import ModelResult
+from isplab.challenge.score import C, final_score, relative_scores
+from isplab.challenge.table1 import TABLE1, find_row
 from isplab.errors import IsplabError
-from isplab.leaderboard import ModelResult
-from isplab.report_table1 import TABLE1, find_row
-from isplab.score import C, final_score, relative_scores
 
 SCORED = [row for row in TABLE1 if row.final_score is not None]
 

@@ -5,7 +5,7 @@
 with PSNR in dB, runtime in milliseconds and ``C`` "a constant normalization factor" whose value the
 report does not print. Solving the formula for ``C`` on every scored row of Table 1 (GPU runtime column)
 gives ``log2(C)`` = 40.000 +- 0.005 on the rows whose score has 3-4 significant digits (the others agree
-within the rounding of their score), so ``C = 2 ** 40`` (about 1.0995e12): see ``tests/test_score.py``.
+within the rounding of their score), so ``C = 2 ** 40`` (about 1.0995e12): see ``tests/challenge/test_score.py``.
 
 Device caveat: the report's runtimes are Snapdragon 8 Gen 1 *GPU* milliseconds (TFLite GPU delegate,
 Full HD 1920x1088 output); isplab measures *CPU* milliseconds with LiteRT XNNPACK on whatever machine it
@@ -52,7 +52,7 @@ def relative_scores(rows: Iterable[Any], reference: str = "microisp") -> dict[st
     """Each model's Final Score divided by the reference model's (1.0 for the reference itself).
 
     ``rows`` are mappings or objects with ``model``, ``psnr`` and ``runtime_ms`` (or ``cpu_runtime_ms``,
-    as in :class:`isplab.leaderboard.ModelResult`), all measured in the same run on the same machine.
+    as in :class:`isplab.challenge.leaderboard.ModelResult`), all measured in the same run on the same machine.
     Rows lacking PSNR or runtime get None. Raises ``IsplabError`` if the reference is missing or has no
     score.
     """

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from isplab.challenge import BUDGETS, DEFAULT_MODELS, QUICK_PLANS, challenge_config
+from isplab.challenge.run import BUDGETS, DEFAULT_MODELS, QUICK_PLANS, challenge_config
 from isplab.cli import main
 
 
