@@ -6,6 +6,9 @@ failure: CI must run the parity tests, not silently skip them.
 
 ``read_only_dir``: a folder nothing can be written into, also when the tests run as root. ``raising``: a
 stand-in for a heavy function, to prove that an error came before any work.
+
+``ray_runtime``: one real Ray runtime (2 CPUs, on 127.0.0.1, started in this process the way ``--ray
+local`` starts it) shared by every Ray test of the session: Ray takes seconds to start.
 """
 
 from __future__ import annotations
@@ -66,3 +69,14 @@ def raising():
     """``raising(exc)``: a function that raises ``exc`` when called; monkeypatch a heavy function (conversion,
     inference, timing) with ``raising(AssertionError(...))`` to prove that nothing ran before an error."""
     return _raising
+
+
+@pytest.fixture(scope="session")
+def ray_runtime():
+    """A real local Ray runtime; ``--ray`` commands run in this process join it (ray.is_initialized())."""
+    from isplab.executors import connect_ray
+
+    ray, started = connect_ray("local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1")
+    assert started, "another Ray connection was open before the tests"
+    yield ray
+    ray.shutdown()
