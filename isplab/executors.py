@@ -84,7 +84,8 @@ def connect_ray(address: str, **init_kwargs: Any) -> tuple[Any, bool]:
     except (ConnectionError, ValueError) as exc:
         raise IsplabError(f"--ray {address}: cannot connect to Ray ({exc}). Start a cluster first (`ray start "
                           "--head`, then --ray auto or --ray HEAD:6379) or use --ray local for one on this "
-                          "machine") from None
+                          "machine; a cluster with token authentication also needs RAY_AUTH_MODE=token and its "
+                          "token here (docs/scale-out.md)") from None
     return ray, True
 
 
