@@ -146,9 +146,10 @@ def run_sweep(
 
     calls = [dict(name=r.name, config=replace(r.config, threads=threads), folder=str(out / "runs" / r.name),
                   split=split, threads=threads, bench=bench, progress=progress and not ray_address) for r in todo]
-    executor = RayExecutor(ray_address, threads, gpus_per_task) if ray_address else LocalExecutor()
-    with executor:
-        executor.map(run_one, calls, on_result, on_error)
+    if calls:  # nothing left to run: no Ray connection either
+        executor = RayExecutor(ray_address, threads, gpus_per_task) if ray_address else LocalExecutor()
+        with executor:
+            executor.map(run_one, calls, on_result, on_error)
     return _write_board(out, runs, results, failures, split, bench, log)
 
 

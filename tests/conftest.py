@@ -76,7 +76,8 @@ def ray_runtime():
     """A real local Ray runtime; ``--ray`` commands run in this process join it (ray.is_initialized())."""
     from isplab.executors import connect_ray
 
-    ray, started = connect_ray("local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1")
+    ray, started = connect_ray("local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+                               object_store_memory=100 * 2**20)  # small: CI containers have little /dev/shm
     assert started, "another Ray connection was open before the tests"
     yield ray
     ray.shutdown()
