@@ -17,6 +17,10 @@ class DataError(IsplabError):
         where = f"{path}: " if path is not None else ""
         super().__init__(f"{where}{problem}. {fix}")
 
+    def __reduce__(self) -> tuple:
+        # pickled with its own arguments, so it crosses process boundaries (Ray tasks) intact
+        return type(self), (self.path, self.problem, self.fix)
+
 
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (at most 300 characters), or its type name."""

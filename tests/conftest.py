@@ -8,6 +8,9 @@ failure: CI must run the parity tests, not silently skip them.
 stand-in for a heavy function, to prove that an error came before any work. ``write_png16`` and
 ``write_dng``: raw files of the kinds :func:`isplab.raw.readers.read_raw` reads (the reader tests and the
 develop tests both use them).
+
+``ray_runtime``: one real Ray runtime (2 CPUs, on 127.0.0.1, started in this process the way ``--ray
+local`` starts it) shared by every Ray test of the session: Ray takes seconds to start.
 """
 
 from __future__ import annotations
@@ -126,3 +129,13 @@ def write_dng():
     pattern=None, repeat=(2, 2)) -> path``: a minimal valid DNG (uncompressed CFA strip plus the colour tags
     LibRaw reads), written with tifffile."""
     return _write_dng
+@pytest.fixture(scope="session")
+def ray_runtime():
+    """A real local Ray runtime; ``--ray`` commands run in this process join it (ray.is_initialized())."""
+    from isplab.executors import connect_ray
+
+    ray, started = connect_ray("local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+                               object_store_memory=100 * 2**20)  # small: CI containers have little /dev/shm
+    assert started, "another Ray connection was open before the tests"
+    yield ray
+    ray.shutdown()

@@ -167,10 +167,14 @@ class Leaderboard:
     :data:`REFERENCE_MARGIN_DB`, else the best-PSNR learned model that does; with no such model (or no
     classical row to judge by, and no ``microisp``) the column is left empty with a note, because a ratio to
     a model that has not learned the task means nothing. A named reference that is missing is an error.
+
+    ``failures`` (run name -> error) are listed under the table: runs that produced no result.
     """
 
-    def __init__(self, results: list[ModelResult | dict[str, Any]], reference: str | None = None):
+    def __init__(self, results: list[ModelResult | dict[str, Any]], reference: str | None = None,
+                 failures: dict[str, str] | None = None):
         rows = [r if isinstance(r, ModelResult) else ModelResult.from_dict(r) for r in results]
+        self.failures = dict(failures or {})
         self.notes: list[str] = []
         self.warnings: list[str] = []
         for r in rows:
@@ -290,6 +294,9 @@ class Leaderboard:
         """Markdown page; crop images are linked relative to ``image_base`` (the output folder)."""
         lines = ["# isplab leaderboard", "", *[f"{t}  " for t in self._intro()], ""]
         lines += _md_table(self.columns, [self._our_cells(r) for r in self.rows])
+        if self.failures:
+            lines += ["", "## Failed runs", ""]
+            lines += [f"- {name}: `{error.splitlines()[0] if error else ''}`" for name, error in self.failures.items()]
         crops = [(r.model, c) for r in self.rows for c in r.crops]
         if crops:
             lines += ["", "## Crops", ""]
@@ -310,6 +317,10 @@ class Leaderboard:
                  "<title>isplab leaderboard</title>", f"<style>{_CSS}</style></head><body>",
                  "<h1>isplab leaderboard</h1>", *[f"<p>{e(t)}</p>" for t in self._intro()],
                  _html_table(self.columns, [self._our_cells(r) for r in self.rows], numeric_from=2)]
+        if self.failures:
+            parts += ["<h2>Failed runs</h2>", "<ul>",
+                      *[f"<li>{e(name)}: <code>{e(error)}</code></li>" for name, error in self.failures.items()],
+                      "</ul>"]
         figures = []
         for r in self.rows:
             for c in r.crops:

@@ -202,70 +202,103 @@ def _test_scores(model: torch.nn.Module, run_data: RunData, split: str, batch_si
             "test_on": run_data.test.description}
 
 
-def run_model(
-    name: str, budget: Budget, out: Path, data: str | None, threads: int, progress: bool,
-    log: Callable[[str], None], split: str = "val", init: str = "scratch",
-) -> ModelResult:
-    """Train -> evaluate -> export -> bench -> score one model, skipping finished steps."""
-    from isplab.bench import bench_tflite
-    from isplab.export import export_tflite
+@dataclass(frozen=True)
+class BenchSpec:
+    """How a trained model is exported and timed: packed ``input_size``, timed ``runs`` after ``warmup``."""
+
+    input_size: tuple[int, int]
+    runs: int
+    warmup: int
+
+
+def train_to_end(cfg: TrainConfig, run_dir: Path, progress: bool, log: Callable[[str], None], name: str) -> Path:
+    """Train ``cfg`` into ``run_dir`` unless its last checkpoint already reached the end (an interrupted run
+    resumes); returns that checkpoint."""
     from isplab.train.engine import train
 
-    folder = out / "models" / name
-    result_path = folder / "result.json"
-    if result_path.is_file():
-        log(f"{name}: finished earlier, reusing {result_path}")
-        return ModelResult.from_json(result_path)
-    cfg = challenge_config(name, budget, data, init)
-    run_dir = folder / "run"
     last = run_dir / "checkpoints" / "last.pt"
     done = last.is_file() and load_checkpoint(last)["step"] >= cfg.total_steps
     if not done:
         log(f"{name}: training {cfg.total_steps} steps (batch {cfg.data.batch_size}, {cfg.data.patch} px)")
         train(cfg, run_dir, resume=last.is_file(), progress=progress)
+    return last
+
+
+def train_and_score(
+    name: str, cfg: TrainConfig, folder: Path, split: str, threads: int, progress: bool,
+    log: Callable[[str], None], bench: BenchSpec | None,
+) -> ModelResult:
+    """Train (or resume) ``cfg`` into ``folder/run``, score its last checkpoint on ``split`` and, with
+    ``bench``, export it (parity + GPU audit) and time it; crops go to ``folder/crops`` (paths relative to
+    ``folder``). Without ``bench`` the result has no size, runtime or score."""
+    last = train_to_end(cfg, folder / "run", progress, log, name)
     model, state = load_model_from_checkpoint(last)
     run_data = build_run_data(cfg.data, cfg.seed)
     images = scored_set(run_data, split)
     metrics = evaluate(model, images, batch_size=cfg.data.batch_size)
     log(f"{name}: PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.4f}, ΔE {metrics['delta_e']:.2f} on "
         f"{images.description}")
+    train_metrics = state.get("metrics", {})
+    result = ModelResult(
+        model=name, psnr=metrics["psnr"], ssim=metrics["ssim"], delta_e=metrics["delta_e"],
+        crops=save_crops(model, classic_for(cfg.data), images, folder),
+        extra={"scored_on": images.description, "split": images.split, "train_steps": cfg.total_steps,
+               "train_s": train_metrics.get("train_s"), "checkpoint_step": state.get("step"),
+               **_test_scores(model, run_data, split, cfg.data.batch_size)},
+    )
+    if bench is None:
+        return result
+    from isplab.bench import bench_tflite
+    from isplab.export import export_tflite
 
     tflite = folder / "model.tflite"
-    report = export_tflite(model, tflite, input_size=budget.input_size, parity_inputs=[images.first()])
+    report = export_tflite(model, tflite, input_size=bench.input_size, parity_inputs=[images.first()])
     write_text_atomic(folder / "export.txt", report.render() + "\n")
     log(f"{name}: exported {tflite} ({report.size_bytes / 2**20:.3f} MB), parity max-abs "
         f"{report.parity.max_abs:.2e}, GPU audit {'clean' if report.audit.clean else 'PROBLEMS'}")
+    timed = bench_tflite(tflite, input_size=bench.input_size, threads=threads, runs=bench.runs, warmup=bench.warmup)
+    return replace(
+        result, size_mb=report.size_bytes / 2**20, cpu_runtime_ms=timed.median_ms,
+        final_score=final_score(metrics["psnr"], timed.median_ms),
+        gpu_audit="pass" if report.audit.clean else report.audit.summary(), tflite=str(tflite.relative_to(folder)),
+        input_size=list(bench.input_size), threads=threads,
+        extra={**result.extra, "parity_max_abs": report.parity.max_abs, "peak_mem_mb": timed.peak_mem_mb})
 
-    bench = bench_tflite(tflite, input_size=budget.input_size, threads=threads, runs=budget.bench_runs,
-                         warmup=budget.bench_warmup)
-    train_metrics = state.get("metrics", {})
-    result = ModelResult(
-        model=name, size_mb=report.size_bytes / 2**20, psnr=metrics["psnr"], ssim=metrics["ssim"],
-        delta_e=metrics["delta_e"], cpu_runtime_ms=bench.median_ms,
-        final_score=final_score(metrics["psnr"], bench.median_ms),
-        gpu_audit="pass" if report.audit.clean else report.audit.summary(),
-        crops=save_crops(model, classic_for(cfg.data), images, folder), tflite=str(tflite.relative_to(folder)),
-        input_size=list(budget.input_size), threads=threads,
-        extra={"scored_on": images.description, "split": images.split, "parity_max_abs": report.parity.max_abs,
-               "train_steps": cfg.total_steps, "train_s": train_metrics.get("train_s"),
-               "checkpoint_step": state.get("step"), "peak_mem_mb": bench.peak_mem_mb, "init": init_label(name, init),
-               **_test_scores(model, run_data, split, cfg.data.batch_size)},
-    )
+
+def run_model(
+    name: str, budget: Budget, out: Path, data: str | None, threads: int, progress: bool,
+    log: Callable[[str], None], split: str = "val", init: str = "scratch",
+) -> ModelResult:
+    """Train -> evaluate -> export -> bench -> score one model, skipping finished steps."""
+    folder = out / "models" / name
+    result_path = folder / "result.json"
+    if result_path.is_file():
+        log(f"{name}: finished earlier, reusing {result_path}")
+        return ModelResult.from_json(result_path)
+    cfg = challenge_config(name, budget, data, init)
+    bench = BenchSpec(budget.input_size, budget.bench_runs, budget.bench_warmup)
+    result = train_and_score(name, cfg, folder, split, threads, progress, log, bench)
+    result.extra["init"] = init_label(name, init)
     result.to_json(result_path)
     return ModelResult.from_json(result_path)  # resolves crop paths against the model folder
 
 
-def classic_row(budget: Budget, data: str | None, out: Path, split: str = "val") -> ModelResult:
-    """The classical reference ISP on the same images (no runtime: it is not a network)."""
-    cfg = challenge_config(DEFAULT_MODELS[0], budget, data)
+def classic_result(cfg: TrainConfig, split: str = "val") -> ModelResult:
+    """The classical reference ISP scored on the images ``cfg``'s models are scored on (no runtime: it is not
+    a network)."""
     run_data = build_run_data(cfg.data, cfg.seed)
     images = scored_set(run_data, split)
     isp = classic_for(cfg.data)
     m = evaluate(isp, images, batch_size=4)
-    result = ModelResult(model=CLASSIC_ROW, framework="isplab.classic (reference)", psnr=m["psnr"], ssim=m["ssim"],
-                         delta_e=m["delta_e"], notes=isp.describe(),
-                         extra={"scored_on": images.description, "split": images.split,
-                                **_test_scores(isp, run_data, split, 4)})
+    return ModelResult(model=CLASSIC_ROW, framework="isplab.classic (reference)", psnr=m["psnr"], ssim=m["ssim"],
+                       delta_e=m["delta_e"], notes=isp.describe(),
+                       extra={"scored_on": images.description, "split": images.split,
+                              **_test_scores(isp, run_data, split, 4)})
+
+
+def classic_row(budget: Budget, data: str | None, out: Path, split: str = "val") -> ModelResult:
+    """The classical reference ISP on the challenge's images, saved as ``OUT/models/classic_isp/result.json``."""
+    result = classic_result(challenge_config(DEFAULT_MODELS[0], budget, data), split)
     path = result.to_json(out / "models" / CLASSIC_ROW / "result.json")
     return ModelResult.from_json(path)
 

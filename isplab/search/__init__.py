@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isplab.config import to_dict
+from isplab.executors import LocalExecutor, RayExecutor
 from isplab.search.candidate import Candidate
 from isplab.search.config import SearchConfig
 from isplab.search.evolution import Search, fitness
@@ -27,12 +28,8 @@ class SearchResult:
 
 def run_search(cfg: SearchConfig, out: str | Path, ray_address: str | None = None) -> SearchResult:
     """Run (or resume) a search into ``out``; with ``ray_address`` candidates are Ray tasks on that cluster."""
-    executor = None
-    if ray_address:
-        from isplab.search.executors import RayExecutor
-
-        executor = RayExecutor(ray_address, cfg.ray_cpus_per_task)
-    candidates = Search(cfg, out, executor).run()
+    with RayExecutor(ray_address, cfg.ray_cpus_per_task) if ray_address else LocalExecutor() as executor:
+        candidates = Search(cfg, out, executor).run()
     meta = {"title": f"ENERZAi search: {len(candidates)} candidates",
             "fitness": f"psnr - {cfg.latency_weight} * log2(ms / {cfg.target_ms})", "search": to_dict(cfg)}
     files = write_report(out, candidates, meta)

@@ -20,10 +20,10 @@ import numpy as np
 from isplab.atomic import write_text_atomic
 from isplab.config import to_dict
 from isplab.errors import IsplabError
+from isplab.executors import LocalExecutor
 from isplab.models.zoo.enerzai import EnerzaiConfig
 from isplab.search.candidate import Candidate, evaluate_candidate, make_candidate
 from isplab.search.config import SearchConfig
-from isplab.search.executors import LocalExecutor
 from isplab.search.latency import LatencyCache, LatencyRecord, LatencySpec, LatencyTable, cache_key
 from isplab.search.space import config_from_dict, config_key, config_to_dict, mutate, sample
 

@@ -1,8 +1,7 @@
-"""A tiny end-to-end search (CI): outputs, resume without re-evaluation, the Ray code path (faked)."""
+"""A tiny end-to-end search (CI): outputs, resume without re-evaluation, candidates as tasks on a real Ray runtime."""
 
 import json
 import sys
-import types
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
@@ -85,56 +84,19 @@ def test_resume_refuses_other_training_settings(searched, tiny, tmp_path) -> Non
         run_search(replace(tiny, train_steps=3), tmp_path / "c")
 
 
-class _Ref:
-    """A finished ObjectRef (hashable, like Ray's)."""
+def test_ray_search_gives_the_local_front(searched, tiny, tmp_path, ray_runtime) -> None:
+    """`isplab search --ray local` on a real Ray runtime: the same seeded trajectory and Pareto front."""
+    from isplab.config import dump_yaml
 
-    def __init__(self, value):
-        self.value = value
-
-
-class FakeRay(types.ModuleType):
-    """Just enough of Ray's API to run the Ray executor's code path locally (real Ray is not installed)."""
-
-    def __init__(self):
-        super().__init__("ray")
-        self.addresses, self.options, self.submitted, self.waits = [], [], 0, 0
-
-    def init(self, address=None, ignore_reinit_error=False):
-        self.addresses.append(address)
-
-    def remote(self, **options):
-        self.options.append(options)
-        fake = self
-
-        def decorate(fn):
-            class Task:
-                def remote(self, **kwargs):
-                    fake.submitted += 1
-                    return _Ref(fn(**kwargs))  # executed eagerly, here
-
-            return Task()
-
-        return decorate
-
-    def wait(self, refs, num_returns=1):
-        self.waits += 1
-        return refs[:num_returns], refs[num_returns:]
-
-    def get(self, ref):
-        return ref.value
-
-
-def test_ray_code_path_with_a_fake_ray(searched, tiny, tmp_path, monkeypatch) -> None:
-    fake = FakeRay()
-    monkeypatch.setitem(sys.modules, "ray", fake)
-    cfg = replace(tiny, latency_cache=str(searched / "latency_cache"))  # measured latencies: reused
-    result = run_search(cfg, tmp_path / "ray", ray_address="ray://head:10001")
-    assert fake.addresses == ["ray://head:10001"] and fake.options == [{"num_cpus": 1.0}] * 2  # 2 generations
-    assert fake.submitted == 5 and fake.waits == 5
-    local = {c["key"]: c for c in json.loads((searched / "candidates.json").read_text())["candidates"]}
-    assert {c.key for c in result.candidates} == set(local)  # same seeded trajectory
-    for c in result.candidates:
-        assert c.psnr == pytest.approx(local[c.key]["psnr"], abs=1e-6)
+    config = tmp_path / "tiny.yml"  # measured latencies reused, so the front depends on training alone
+    config.write_text(dump_yaml(replace(tiny, latency_cache=str(searched / "latency_cache"))))
+    assert main(["search", "--config", str(config), "--out", str(tmp_path / "ray"), "--ray", "local"]) == 0
+    local, ray = (json.loads((d / "pareto.json").read_text()) for d in (searched, tmp_path / "ray"))
+    by_key = {c["key"]: c for c in local["candidates"]}  # tasks finish in any order
+    assert sorted(c["key"] for c in ray["candidates"]) == sorted(by_key)
+    for c in ray["candidates"]:
+        assert c["psnr"] == pytest.approx(by_key[c["key"]]["psnr"], abs=1e-6) and c["ms"] == by_key[c["key"]]["ms"]
+    assert [c["key"] for c in ray["front"]] == [c["key"] for c in local["front"]]
     assert not (tmp_path / "ray" / "runs").exists()  # remote tasks train in their own temporary folders
 
 
