@@ -5,11 +5,14 @@ augmentation of every step are derived from the seed, so a resumed run sees the 
 have seen without the interruption. Model, optimizer, scheduler and RNG states come from the checkpoint.
 
 Multi-process (``torchrun --nproc-per-node N -m isplab train ...``, ``WORLD_SIZE > 1``): the process group is
-initialised from the environment (gloo on CPU, nccl on GPUs), the model is wrapped in
-DistributedDataParallel and every step's *global* batch of ``N x batch_size`` samples is drawn exactly as a
-single process with that batch size would draw it; rank ``r`` trains on its ``r``-th slice. DDP averages
-the gradients, so with mean-reduced losses ``N x B`` equals ``1 x N*B`` up to float rounding. Only rank 0
-writes the config, checkpoints, metrics and TensorBoard logs, and validates (metrics are broadcast).
+initialised from the environment (gloo on CPU, nccl on GPUs), and every step's *global* batch of
+``N x batch_size`` samples is drawn exactly as a single process with that batch size would draw it; rank
+``r`` trains on its ``r``-th slice (objectives drawing data of their own, target-camera batches or masks,
+slice it the same way). The whole objective runs inside DistributedDataParallel's forward
+(:class:`~isplab.train.objectives.base.ObjectiveStep`), so every objective (``multilevel``, ``domain``,
+``distill``, ...) gets the model's gradients averaged; the objectives' own parameters are averaged apart.
+With mean-reduced losses ``N x B`` equals ``1 x N*B`` up to float rounding. Only rank 0 writes the config,
+checkpoints, metrics and TensorBoard logs, and validates (metrics are broadcast).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from isplab.train.data import BatchSource, build_run_data
 from isplab.train.ema import WeightEMA
 from isplab.train.guards import check_step, check_weights, collapse_warning, constant_image_psnr
 from isplab.train.objectives import create_objective
+from isplab.train.objectives.base import ObjectiveStep
 
 
 @dataclass
@@ -107,7 +111,8 @@ def _init_distributed() -> _Dist:
 
 
 def _average_gradients(params: list[nn.Parameter], world: int) -> None:
-    """All-reduce-mean the gradients DDP does not own (the objectives' own parameters)."""
+    """All-reduce-mean the gradients DDP does not own (the current objective's own parameters; other stages'
+    are left without gradients, so Adam skips them as in one process)."""
     for p in params:
         if p.requires_grad:
             if p.grad is None:  # keep the collective identical on every rank
@@ -205,7 +210,8 @@ def train(
         init_from(model, cfg.init, cfg.model)
     data = build_run_data(cfg.data, cfg.seed)
     objectives = nn.ModuleList(
-        create_objective(s.objective.name, cfg=cfg, model=model, stage=s, **s.objective.kwargs) for s in cfg.stages
+        create_objective(s.objective.name, cfg=cfg, model=model, stage=s, rank=ddp.rank, world=ddp.world,
+                         **s.objective.kwargs) for s in cfg.stages
     ).to(ddp.device)
     params = [*model.parameters(), *objectives.parameters()]
     # The fused kernel: one pass over all parameters per step (CPU and CUDA).
@@ -223,9 +229,12 @@ def train(
         torch.set_rng_state(state["rng"])
         step, best = state["step"], state.get("best_psnr", -math.inf)
         train_s0 = state.get("train_s", 0.0)
-    # DDP syncs the model's gradients during backward; unused outputs (multi-level heads) are allowed.
-    net = model if ddp.world == 1 else nn.parallel.DistributedDataParallel(
-        model, device_ids=[ddp.device.index] if ddp.device.type == "cuda" else None, find_unused_parameters=True)
+    # net(objective, raw, target, step) runs the whole objective (any model method, the loss) inside DDP's
+    # forward, so DDP syncs all the model's gradients and finds the parameters the loss does not reach.
+    net: nn.Module = ObjectiveStep(model)
+    if ddp.world > 1:
+        net = nn.parallel.DistributedDataParallel(
+            net, device_ids=[ddp.device.index] if ddp.device.type == "cuda" else None, find_unused_parameters=True)
     if ddp.main:
         run_dir.mkdir(parents=True, exist_ok=True)
         for folder in (run_dir, ckpt_dir):
@@ -277,11 +286,11 @@ def train(
         stage = cfg.stage_at(step)
         objective = objectives[cfg.stages.index(stage)]
         objective.train()
-        total, terms = objective(net, raw, target, step)
+        total, terms = net(objective, raw, target, step)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         if ddp.world > 1:
-            _average_gradients(list(objectives.parameters()), ddp.world)
+            _average_gradients(list(objective.parameters()), ddp.world)
         check_step(step, stage.name, total, terms, params, run_dir)
         optimizer.step()
         ema.update(model)

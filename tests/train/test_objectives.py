@@ -114,6 +114,13 @@ def test_student_equal_to_teacher_has_zero_soft_losses():
     assert float(terms["distill_out"]) == 0 and float(terms["distill_feat"]) == 0
 
 
+def test_teacher_follows_the_objective_to_a_device_or_dtype():
+    cfg = make_cfg(objective="distill", kwargs={"teacher_model": "mialgo_3conv"})
+    obj = build(cfg, create_model("mialgo_3conv")).to(torch.float64)  # what .to(cuda:RANK) does on a GPU rank
+    assert {p.dtype for p in obj.teacher.parameters()} == {torch.float64}
+    assert not obj.teacher.training and not any(p.requires_grad for p in obj.teacher.parameters())
+
+
 class Const(nn.Module):
     def __init__(self, value):
         super().__init__()

@@ -2,7 +2,8 @@
 
 An objective is an ``nn.Module`` built once per stage as ``cls(cfg=..., model=..., stage=..., **kwargs)``;
 its own parameters (e.g. an auxiliary head) are optimised and checkpointed with the model. The engine
-calls ``objective(model, raw, target, step) -> (total_loss, {term: value})``.
+calls ``objective(model, raw, target, step) -> (total_loss, {term: value})`` (under ``torchrun``: inside
+DistributedDataParallel's forward, see :class:`~isplab.train.objectives.base.ObjectiveStep`).
 
 >>> from isplab.train.objectives import list_objectives
 >>> "supervised" in list_objectives()

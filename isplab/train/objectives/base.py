@@ -14,12 +14,24 @@ from isplab.registry import Entry, Registry
 
 
 class Objective(nn.Module):
-    """Base class. ``stage.losses`` is the stage's task loss list; subclasses add what they need."""
+    """Base class. ``stage.losses`` is the stage's task loss list; subclasses add what they need.
 
-    def __init__(self, cfg: Any, model: nn.Module, stage: Any, **kwargs: Any) -> None:
+    ``rank`` / ``world``: this process's place in a multi-process run (the engine passes them). Objectives
+    that draw per-sample random data of their own (target-camera batches, masks) draw it for the global
+    batch of ``world x n`` samples and keep their slice (:meth:`shard`), as the engine does with the pairs.
+    """
+
+    def __init__(self, cfg: Any, model: nn.Module, stage: Any, *, rank: int = 0, world: int = 1,
+                 **kwargs: Any) -> None:
         super().__init__()
         if kwargs:
             raise IsplabError(f"objective {type(self).__name__} got unknown option(s) {', '.join(kwargs)}")
+        self.rank, self.world = rank, world
+
+    def shard(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """This rank's ``n = len / world`` samples of each global-batch tensor: the ``rank``-th slice."""
+        n = len(tensors[0]) // self.world
+        return tuple(t[self.rank * n:(self.rank + 1) * n] for t in tensors)
 
     def forward(
         self, model: nn.Module, raw: torch.Tensor, target: torch.Tensor, step: int
@@ -43,11 +55,20 @@ def create_objective(name: str, cfg: Any, model: nn.Module, stage: Any, **kwargs
     return OBJECTIVES.get(name).factory(cfg=cfg, model=model, stage=stage, **kwargs)
 
 
-def single_process(model: nn.Module, objective: str) -> nn.Module:
-    """``model`` itself for objectives that call methods other than ``forward`` (``forward_levels``,
-    ``forward_with_domain``, ``return_features``): DistributedDataParallel synchronises gradients only
-    through its own ``forward``, so those objectives refuse multi-process training instead of diverging."""
-    if isinstance(model, nn.parallel.DistributedDataParallel):
-        raise IsplabError(f"objective {objective} calls model methods DistributedDataParallel does not "
-                          "synchronise; train this stage in one process (without torchrun)")
-    return model
+class ObjectiveStep(nn.Module):
+    """``ObjectiveStep(model)(objective, raw, target, step)`` is ``objective(model, raw, target, step)``.
+
+    The module the engine wraps in DistributedDataParallel: the whole objective (every model method it
+    calls, ``forward_levels``, ``forward_with_domain``, ``forward(x, return_features=True)``, however many
+    calls per step, and the loss) runs inside DDP's ``forward``, so every parameter's gradient is synchronised
+    and ``find_unused_parameters`` finds exactly the parameters the *loss* does not reach (an unsupervised
+    level's head, the domain classifier of a source-only stage), not just those a model output skips.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, objective: Objective, raw: torch.Tensor, target: torch.Tensor, step: int
+                ) -> tuple[torch.Tensor, dict[str, float]]:
+        return objective(self.model, raw, target, step)

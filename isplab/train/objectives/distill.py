@@ -16,7 +16,9 @@ its target for the teacher output (the teacher's aligned rendition, the "distill
 
 The teacher comes from ``teacher: CHECKPOINT.pt`` (any ``isplab train`` / ``isplab import`` file) or, for
 tests, ``teacher_model: NAME`` (+ ``teacher_kwargs``), built from the seeded RNG. It is held outside the
-module tree: it is neither optimised nor saved in the run's checkpoints (a resumed run reloads it).
+module tree: it is neither optimised nor saved in the run's checkpoints (a resumed run reloads it), but it
+follows the objective's ``.to(device)``. Under ``torchrun`` every process loads (or builds from the same
+seed) the same teacher; being frozen, it needs no DistributedDataParallel.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from torch import nn
 from isplab.errors import IsplabError
 from isplab.losses import CombinedLoss
 from isplab.models import create_model
-from isplab.train.objectives.base import Objective, finest_output, register_objective, single_process
+from isplab.train.objectives.base import Objective, finest_output, register_objective
 
 CLEAN_MODES = ("replace", "drop")
 
@@ -72,6 +74,11 @@ class Distill(Objective):
     def teacher(self) -> nn.Module:
         return self._teacher[0]
 
+    def _apply(self, fn: Any, recurse: bool = True) -> Distill:
+        """``.to(device)`` & co. move the (unregistered) teacher too: on a GPU rank it runs beside the student."""
+        self.teacher._apply(fn, recurse)
+        return super()._apply(fn, recurse)
+
     def _run(self, net: nn.Module, raw: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         if self.feature_weight <= 0:
             return finest_output(net(raw)), []
@@ -85,7 +92,7 @@ class Distill(Objective):
     def forward(self, model: nn.Module, raw: torch.Tensor, target: torch.Tensor, step: int):
         with torch.no_grad():
             t_rgb, t_feats = self._run(self.teacher, raw)
-        s_rgb, s_feats = self._run(single_process(model, "distill") if self.feature_weight > 0 else model, raw)
+        s_rgb, s_feats = self._run(model, raw)
         terms: dict[str, torch.Tensor] = {}
         if self.threshold is not None:
             error = (t_rgb - target).abs().mean(dim=(1, 2, 3))  # (N,) teacher error per pair

@@ -10,7 +10,8 @@ times ``target_weight``; with ``labels: false`` target RGB is never looked at.
 
 The adversarial weight follows DANN's ramp ``lambda = 2 / (1 + exp(-10 p)) - 1`` over the stage's
 progress ``p`` (``ramp: false`` keeps the model's ``lambda_``). The target batch of step ``s`` is a pure
-function of ``(cfg.seed, s)`` (indices and the CFA-consistent augmentation), so resume stays exact.
+function of ``(cfg.seed, s)`` (indices and the CFA-consistent augmentation), so resume stays exact; with
+``N`` processes it is drawn for the global batch and each rank takes its slice, like the source pairs.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from torch import nn
 
 from isplab.errors import IsplabError
 from isplab.losses import CombinedLoss
-from isplab.train.objectives.base import Objective, register_objective, single_process
+from isplab.train.objectives.base import Objective, register_objective
 
 #: Salt of the target-camera stream: independent of the source batches of the same seed.
 _TARGET_SALT = 0x7467
@@ -63,14 +64,13 @@ class DomainAdversarial(Objective):
         self.length = stage.steps
 
     def forward(self, model: nn.Module, raw: torch.Tensor, target: torch.Tensor, step: int):
-        model = single_process(model, "domain")
         if self.ramp and self.target is not None:  # before any forward: the reversal reads it there
             model.classifier.grl.lambda_ = dann_lambda((step - self.start) / max(1, self.length))
         rgb_s, logit_s = model.forward_with_domain(raw, "source")
         total, terms = self.loss(rgb_s, target)
         if self.target is None:
             return total, terms
-        raw_t, rgb_t_true = self.target.batch(step, raw.shape[0])
+        raw_t, rgb_t_true = self.shard(*self.target.batch(step, self.world * raw.shape[0]))
         rgb_t, logit_t = model.forward_with_domain(raw_t, "target")
         logits = torch.cat([logit_s, logit_t]).flatten()
         labels = torch.cat([torch.zeros(len(logit_s)), torch.ones(len(logit_t))]).to(logits)

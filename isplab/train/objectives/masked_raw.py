@@ -13,7 +13,8 @@ The head is why no model change is needed: every registered model outputs RGB, a
 from it forces the RGB to keep the information the masked tiles need (defective-pixel robustness is
 the point the team makes). The head trains jointly and is checkpointed with the objective; it is
 dropped after the stage (inference never uses it). The mask of step ``s`` is a pure function of
-``(cfg.seed, s)`` so a resumed run masks exactly as an uninterrupted one.
+``(cfg.seed, s)`` so a resumed run masks exactly as an uninterrupted one; with ``N`` processes it is drawn
+for the global batch and each rank takes its slice, so the run masks exactly as one process would.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class MaskedRaw(Objective):
 
     def forward(self, model: nn.Module, raw: torch.Tensor, target: torch.Tensor, step: int):
         n, _, h, w = raw.shape
-        mask = patch_mask((n, h, w), self.patch, self.ratio, self.seed, step).to(raw)
+        mask, = self.shard(patch_mask((self.world * n, h, w), self.patch, self.ratio, self.seed, step).to(raw))
         rgb = finest_output(model(raw * (1 - mask)))
         task, terms = self.loss(rgb, target)
         recovered = self.head(rgb)

@@ -22,7 +22,7 @@ from torch import nn
 
 from isplab.errors import IsplabError
 from isplab.losses import CombinedLoss
-from isplab.train.objectives.base import Objective, register_objective, single_process
+from isplab.train.objectives.base import Objective, register_objective
 
 
 def pool_to(target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -60,7 +60,7 @@ class MultiLevel(Objective):
         self.losses = nn.ModuleDict({str(lv): CombinedLoss(custom.get(lv, stage.losses)) for lv in weights})
 
     def forward(self, model: nn.Module, raw: torch.Tensor, target: torch.Tensor, step: int):
-        levels = single_process(model, "multilevel").forward_levels(raw, finest=self.finest)
+        levels = model.forward_levels(raw, finest=self.finest)
         total: torch.Tensor = raw.new_zeros(())
         terms: dict[str, torch.Tensor] = {}
         for level, weight in self.weights.items():
