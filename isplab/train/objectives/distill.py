@@ -72,6 +72,10 @@ class Distill(Objective):
     def teacher(self) -> nn.Module:
         return self._teacher[0]
 
+    def _apply(self, fn, recurse=True):  # noqa: ANN001 -- torch's private signature
+        self.teacher._apply(fn)  # .to(device) moves the teacher with the objective
+        return super()._apply(fn, recurse)
+
     def _run(self, net: nn.Module, raw: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         if self.feature_weight <= 0:
             return finest_output(net(raw)), []
