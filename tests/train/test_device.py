@@ -178,8 +178,16 @@ def test_cli_device_and_amp(tmp_path, data_dir, capsys, no_cuda):
                  "--device", "cuda"]) == 2
     assert main(["eval", "--weights", str(run / "checkpoints/last.pt"), "--data", str(data_dir),
                  "--device", "cuda"]) == 2
+    assert main(["challenge", "--out", str(tmp_path / "ch"), "--budget", "tiny", "--device", "cuda"]) == 2
+    assert not (tmp_path / "ch").exists()  # refused before any training
     err = capsys.readouterr().err
-    assert err.count("device cuda:") == 2 and "Traceback" not in err
+    assert err.count("device cuda:") == 3 and "Traceback" not in err
+    adapted = tmp_path / "adapted"
+    assert main(["adapt", "--weights", str(run / "checkpoints/last.pt"), "--data", str(data_dir), "--out",
+                 str(adapted), "--shots", "1", "--steps", "1", "--device", "cpu", "--amp", "fp16",
+                 "--no-progress"]) == 0
+    saved = load_yaml(TrainConfig, adapted / "config.yml")
+    assert (saved.device, saved.amp) == ("cpu", "fp16")
 
 
 def test_evaluate_on_a_device_matches_the_default(data_dir):
