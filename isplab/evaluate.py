@@ -38,9 +38,12 @@ def evaluate(
     progress: bool = False,
     metrics: Sequence[str] = METRICS,
     channels_last: bool = False,
+    device: torch.device | str | None = None,
 ) -> dict[str, float]:
     """Mean per-image metrics of ``model(raw)`` clipped to [0, 1] against the targets.
 
+    ``device``: where ``model`` computes (its inputs are moved there, its outputs back to the CPU, where the
+    metrics are computed); None: the CPU.
     Returns ``{"psnr": dB, "ssim": ..., "delta_e": ..., "count": images}``.
     """
     if isinstance(model, nn.Module):
@@ -48,10 +51,10 @@ def evaluate(
     acc = MetricAccumulator(metrics)
     bar = tqdm(images.batches(batch_size), desc="eval", unit="batch",
                disable=None if progress else True)  # None: a bar on a terminal only, none in logs
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     for raw, target in bar:
-        if channels_last:
-            raw = raw.contiguous(memory_format=torch.channels_last)
-        acc.update(finest_output(model(raw)).float().clamp(0, 1).contiguous(), target)
+        raw = raw.to(device or "cpu", memory_format=memory_format)
+        acc.update(finest_output(model(raw)).float().cpu().clamp(0, 1).contiguous(), target)
     if acc.count == 0:
         raise ValueError(f"cannot evaluate on an empty set ({images.description})")
     scores = acc.compute()
@@ -85,16 +88,21 @@ class EvalReport:
 
 
 def evaluate_checkpoint(weights: str | Path, data: str | Path | None = None, split: str = "val",
-                        batch_size: int = 8, val_fraction: float = 0.1, json_path: str | Path | None = None
-                        ) -> EvalReport:
+                        batch_size: int = 8, val_fraction: float = 0.1, json_path: str | Path | None = None,
+                        device: str = "auto") -> EvalReport:
     """Score a checkpoint and the classical ISP on the ``split`` images of ``data`` (or the embedded photos,
-    rendered by the camera family the checkpoint was trained with); optionally write the report as JSON."""
+    rendered by the camera family the checkpoint was trained with); optionally write the report as JSON.
+
+    ``device`` (``auto``, ``cpu`` or ``cuda``, :func:`isplab.train.device.resolve_device`) runs the checkpoint's
+    model; the classical ISP and the metrics stay on the CPU."""
     from isplab.atomic import check_writable, remove_stale_temps, write_text_atomic
     from isplab.data.splits import folder_eval_set
     from isplab.models.weights import load_model_from_checkpoint
     from isplab.train.config import DataConfig
     from isplab.train.data import classic_for, stream_camera
+    from isplab.train.device import resolve_device
 
+    target_device = resolve_device(device, option="--device")
     if json_path is not None:
         remove_stale_temps(check_writable(json_path, "results JSON (--json)").parent)
     model, state = load_model_from_checkpoint(weights)
@@ -109,7 +117,8 @@ def evaluate_checkpoint(weights: str | Path, data: str | Path | None = None, spl
     else:
         images = folder_eval_set(data, split, val_fraction, data_cfg.white_level)
     classic = classic_for(data_cfg)
-    rows = {state["model_name"]: evaluate(model, images, batch_size, progress=True),
+    rows = {state["model_name"]: evaluate(model.to(target_device), images, batch_size, progress=True,
+                                          device=target_device),
             "classic_isp": evaluate(classic, images, batch_size)}
     report = EvalReport(str(weights), images.description, images.split, rows, classic.describe())
     if json_path is not None:

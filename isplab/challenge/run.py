@@ -267,7 +267,7 @@ def train_and_score(
 
 def run_model(
     name: str, budget: Budget, out: Path, data: str | None, threads: int, progress: bool,
-    log: Callable[[str], None], split: str = "val", init: str = "scratch",
+    log: Callable[[str], None], split: str = "val", init: str = "scratch", device: str = "auto",
 ) -> ModelResult:
     """Train -> evaluate -> export -> bench -> score one model, skipping finished steps."""
     folder = out / "models" / name
@@ -275,7 +275,7 @@ def run_model(
     if result_path.is_file():
         log(f"{name}: finished earlier, reusing {result_path}")
         return ModelResult.from_json(result_path)
-    cfg = challenge_config(name, budget, data, init)
+    cfg = replace(challenge_config(name, budget, data, init), device=device)
     bench = BenchSpec(budget.input_size, budget.bench_runs, budget.bench_warmup)
     result = train_and_score(name, cfg, folder, split, threads, progress, log, bench)
     result.extra["init"] = init_label(name, init)
@@ -313,13 +313,17 @@ def run_challenge(
     log: Callable[[str], None] = print,
     split: str = "val",
     init: str = "scratch",
+    device: str = "auto",
 ) -> Leaderboard:
     """Run the challenge for ``models`` and write ``OUT/leaderboard.{md,html}``; returns the leaderboard.
 
     ``split``: the images scored (``val`` or ``test``; never trained on either way). ``init``: ``scratch``
-    or ``pretrained`` (fine-tune the shipped weights where a model has them; the leaderboard says which)."""
+    or ``pretrained`` (fine-tune the shipped weights where a model has them; the leaderboard says which).
+    ``device``: where the models train (``auto``, ``cpu`` or ``cuda``); scoring, export and benchmarks run on
+    the CPU."""
     from isplab.errors import IsplabError
     from isplab.models import model_entry
+    from isplab.train.device import resolve_device
 
     if budget not in BUDGETS:
         raise IsplabError(f"unknown budget {budget!r}; use one of {', '.join(BUDGETS)}")
@@ -331,7 +335,8 @@ def run_challenge(
         raise IsplabError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     if init not in INITS:
         raise IsplabError(f"unknown init {init!r}; use one of {', '.join(INITS)}")
-    results = [run_model(name, spec, out, data, threads, progress, log, split, init) for name in models]
+    resolve_device(device, option="--device")  # fail fast when cuda is asked for and absent
+    results = [run_model(name, spec, out, data, threads, progress, log, split, init, device) for name in models]
     results.append(classic_row(spec, data, out, split))
     board = Leaderboard(results)
     md, page = board.write(out)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from isplab.cli.args import add_device_arguments
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from isplab.train.adapt import DEFAULT_LR, DEFAULT_SHOTS, DEFAULT_STEPS  # torch-free module
@@ -21,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=DEFAULT_LR,
                    help=f"peak learning rate, cosine to 1%% of it (default {DEFAULT_LR})")
     p.add_argument("--seed", type=int, default=0)
+    add_device_arguments(p, default="auto")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -28,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from isplab.train.adapt import adapt_config, run_adapt
 
-    cfg = adapt_config(args.weights, args.data, shots=args.shots, steps=args.steps, lr=args.lr, seed=args.seed)
+    cfg = adapt_config(args.weights, args.data, shots=args.shots, steps=args.steps, lr=args.lr, seed=args.seed,
+                       device=args.device, amp=args.amp or "none")
     result = run_adapt(cfg, args.out, progress=not args.no_progress)
     shown = ", ".join(f"{k} {result.metrics[k]:.4f}" for k in ("psnr", "ssim", "delta_e") if k in result.metrics)
     print(f"adapted {cfg.model} from {args.weights} on {args.shots} pair(s) of {args.data} in {result.step} steps "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from isplab.cli.args import add_device_arguments
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     # Literal choices: building the parser must not import torch (``isplab --help`` stays fast).
@@ -20,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="scratch (default) or pretrained: fine-tune the weights shipped with isplab (models "
                         "without them start from scratch; the leaderboard says which)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for training and benchmarking")
+    add_device_arguments(p, amp=False, default="auto")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -29,5 +32,5 @@ def run(args: argparse.Namespace) -> int:
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     run_challenge(args.out, models, args.budget, args.data, args.threads, progress=not args.no_progress,
-                  split=args.split, init=args.init)
+                  split=args.split, init=args.init, device=args.device)
     return 0

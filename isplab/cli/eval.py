@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from isplab.cli.args import add_device_arguments
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="score a checkpoint (PSNR/SSIM/ΔE) against the classical ISP")
@@ -16,6 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="held-out share of a folder without val/ (as in training; default 0.1)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--json", help="write the results as JSON here")
+    add_device_arguments(p, amp=False, default="auto")
     p.set_defaults(func=run)
 
 
@@ -28,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.val_fraction < 1:
         raise IsplabError(f"--val-fraction {args.val_fraction}: must be in (0, 1). Omit it for the default 0.1")
     report = evaluate_checkpoint(args.weights, data=args.data, split=args.split, batch_size=args.batch_size,
-                                 val_fraction=args.val_fraction, json_path=args.json)
+                                 val_fraction=args.val_fraction, json_path=args.json,
+                                 device=args.device)
     print(report.render())
     return 0

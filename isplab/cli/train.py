@@ -8,6 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from isplab.cli.args import add_device_arguments
+
 if TYPE_CHECKING:
     from isplab.train.config import TrainConfig
 
@@ -23,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--init", help="start from these weights (checkpoint or pretrained:NAME) and fine-tune")
     p.add_argument("--resume", action="store_true", help="continue RUNDIR/checkpoints/last.pt exactly")
+    add_device_arguments(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -48,6 +51,10 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
         cfg = replace(cfg, seed=args.seed)
     if args.init:
         cfg = replace(cfg, init=args.init)
+    if args.device:
+        cfg = replace(cfg, device=args.device)
+    if args.amp:
+        cfg = replace(cfg, amp=args.amp)
     if args.steps is not None:
         check(args.steps >= 1, f"--steps must be >= 1, got {args.steps}")
         cfg = cfg.with_total_steps(args.steps)

@@ -34,13 +34,15 @@ def _check(ok: bool, option: str, problem: str, fix: str) -> None:
 
 def adapt_config(weights: str, data: str | Path, shots: int = DEFAULT_SHOTS, steps: int = DEFAULT_STEPS,
                  lr: float = DEFAULT_LR, seed: int = 0, batch_size: int = DEFAULT_BATCH,
-                 patch: int | None = DEFAULT_PATCH, val_max: int | None = 16) -> TrainConfig:
+                 patch: int | None = DEFAULT_PATCH, val_max: int | None = 16, device: str = "auto",
+                 amp: str = "none") -> TrainConfig:
     """The training config of a few-shot adaptation of ``weights`` (a checkpoint or ``pretrained:NAME``) to
     the first ``shots`` training pairs of the dataset folder ``data``.
 
     The model (name and kwargs) is the checkpoint's own. Options are range-checked here (``shots`` against
     the folder's training pairs: a one-line error naming ``--shots``); ``patch`` falls back to whole pairs
-    when the pairs are smaller."""
+    when the pairs are smaller. ``device``/``amp``: where and at what precision it trains
+    (:mod:`isplab.train.device`)."""
     from isplab.data.splits import folder_splits
     from isplab.models.weights import load_checkpoint, resolve_weights
     from isplab.train.config import DataConfig, OptimConfig, ScheduleConfig, StageConfig, TrainConfig
@@ -62,7 +64,7 @@ def adapt_config(weights: str, data: str | Path, shots: int = DEFAULT_SHOTS, ste
                         shots=shots),
         optim=OptimConfig(lr=lr), schedule=ScheduleConfig(name="cosine", min_lr=lr / 100),
         stages=[StageConfig(steps=steps, name="adapt")],
-        val_every=max(1, steps // 3), ckpt_every=steps, log_every=10, init=str(weights),
+        val_every=max(1, steps // 3), ckpt_every=steps, log_every=10, init=str(weights), device=device, amp=amp,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from isplab.config import check
 from isplab.losses import LossTerm
+from isplab.train.device import AMP_MODES, DEVICES
 
 
 def _even_size(value: int | None, name: str) -> None:
@@ -168,12 +169,16 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     channels_last: bool = True  # NHWC activations: ~1.7x faster CPU steps for the small conv nets here
     init: str | None = None  # weights to start from (a checkpoint or pretrained:NAME): fine-tuning
+    device: str = "auto"  # auto (a GPU when torch sees one), cpu or cuda: isplab.train.device
+    amp: str = "none"  # mixed precision of the forward pass and loss: none, bf16 or fp16
 
     def __post_init__(self) -> None:
         check(bool(self.stages), "stages must list at least one stage")
         for name in ("val_every", "ckpt_every", "log_every"):
             check(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         check(self.threads >= 0, f"threads must be >= 0 (0: torch's default), got {self.threads}")
+        check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+        check(self.amp in AMP_MODES, f"amp must be one of {', '.join(AMP_MODES)}, not {self.amp!r}")
 
     @property
     def total_steps(self) -> int:

@@ -42,8 +42,9 @@ class WeightEMA:
         return dict(self.shadow)
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Load a saved shadow onto the device of the current one (checkpoints load on the CPU)."""
         if self.enabled and state:
-            self.shadow = {k: v.detach().clone() for k, v in state.items()}
+            self.shadow = {k: v.detach().to(self.shadow[k].device, copy=True) for k, v in state.items()}
 
     def weights(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """What a checkpoint's ``model`` entry holds: the EMA weights when enabled, else the live ones."""

@@ -39,10 +39,10 @@ from isplab.data.splits import EvalSet
 from isplab.errors import IsplabError
 from isplab.evaluate import evaluate
 from isplab.models import create_model
-from isplab.models.ops import finest_output
 from isplab.models.weights import init_from, load_checkpoint, load_weights, save_checkpoint
 from isplab.train.config import TrainConfig
 from isplab.train.data import BatchSource, build_run_data
+from isplab.train.device import HostToDevice, MixedPrecision, resolve_device
 from isplab.train.ema import WeightEMA
 from isplab.train.guards import check_step, check_weights, collapse_warning, constant_image_psnr
 from isplab.train.objectives import create_objective
@@ -95,19 +95,18 @@ class _Dist:
         return self.rank == 0
 
 
-def _init_distributed() -> _Dist:
-    """Join the process group torchrun describes in the environment (``WORLD_SIZE``, ``RANK``, ...)."""
+def _init_distributed(device: str = "auto") -> _Dist:
+    """This process's device (``cfg.device``; ``cuda:LOCAL_RANK`` under torchrun), and the process group
+    torchrun describes in the environment (``WORLD_SIZE``, ``RANK``, ...)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    target = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))
+    if target.type == "cuda":
+        torch.cuda.set_device(target)
     if world <= 1:
-        return _Dist()
-    cuda = torch.cuda.is_available()
+        return _Dist(device=target)
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if cuda else "gloo")
-    device = torch.device("cpu")
-    if cuda:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    return _Dist(dist.get_rank(), dist.get_world_size(), device)
+        dist.init_process_group(backend="nccl" if target.type == "cuda" else "gloo")
+    return _Dist(dist.get_rank(), dist.get_world_size(), target)
 
 
 def _average_gradients(params: list[nn.Parameter], world: int) -> None:
@@ -134,19 +133,21 @@ class _Steps(Dataset):
         return self.source.batch(self.start + i, self.size)
 
 
-def step_batches(source: BatchSource, cfg: TrainConfig, start: int, end: int, rank: int = 0, world: int = 1
-                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def step_batches(source: BatchSource, cfg: TrainConfig, start: int, end: int, rank: int = 0, world: int = 1,
+                 pin_memory: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """This rank's slice of the global batches of steps ``start..end``.
 
     The global batch of a step is ``world * cfg.data.batch_size`` pairs drawn exactly as one process with that
     batch size would draw them; rank ``r`` takes the ``r``-th slice. Batches are made in this process
-    (cheapest on a 2-core CPU: worker processes measured slower there), or by ``data.num_workers`` workers.
+    (cheapest on a 2-core CPU: worker processes measured slower there), or by ``data.num_workers`` workers,
+    which put them in pinned memory when ``pin_memory`` (a CUDA run: asynchronous copies to the GPU).
     """
     per_rank = cfg.data.batch_size
     size = world * per_rank
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
     if cfg.data.num_workers:
-        batches = DataLoader(_Steps(source, size, start, end), batch_size=None, num_workers=cfg.data.num_workers)
+        batches = DataLoader(_Steps(source, size, start, end), batch_size=None, num_workers=cfg.data.num_workers,
+                             pin_memory=pin_memory)
     else:
         batches = (source.batch(step, size) for step in range(start, end))
     lo = rank * per_rank
@@ -197,7 +198,8 @@ def train(
                               "Drop --model or choose another --out")
         if state["step"] >= cfg.total_steps:
             return TrainResult(run_dir, state["step"], state.get("metrics", {}), 0.0, already_finished=True)
-    ddp = _init_distributed()
+    ddp = _init_distributed(cfg.device)
+    amp, to_device = MixedPrecision(cfg.amp, ddp.device), HostToDevice(ddp.device)
     if ddp.world > 1:
         dist.barrier()  # every rank has checked run_dir before rank 0 writes into it
     if cfg.threads:
@@ -227,6 +229,9 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
+        amp.load_state_dict(state.get("amp_scaler", {}))
+        if ddp.device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], ddp.device)
         step, best = state["step"], state.get("best_psnr", -math.inf)
         train_s0 = state.get("train_s", 0.0)
     # net(objective, raw, target, step) runs the whole objective (any model method, the loss) inside DDP's
@@ -246,7 +251,7 @@ def train(
 
     writer = SummaryWriter(str(run_dir / "tb"), purge_step=step if resume else None) if ddp.main else None
     end = cfg.total_steps if stop_after is None else min(cfg.total_steps, stop_after)
-    loader = step_batches(data.train, cfg, step, end, ddp.rank, ddp.world)
+    loader = step_batches(data.train, cfg, step, end, ddp.rank, ddp.world, pin_memory=to_device.pinned)
 
     def checkpoint(name: str, metrics: dict[str, float] | None = None) -> None:
         if not ddp.main:
@@ -256,7 +261,9 @@ def train(
                  "objectives": objectives.state_dict(), "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict(),
                  "rng": torch.get_rng_state(), "step": step, "best_psnr": best, "config": to_dict(cfg),
-                 "metrics": metrics or {}, "train_s": train_seconds()}
+                 "metrics": metrics or {}, "train_s": train_seconds(), "amp_scaler": amp.state_dict()}
+        if ddp.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(ddp.device)
         if ema.enabled:
             state.update(live_model=model.state_dict(), ema=ema.state_dict())
         save_checkpoint(ckpt_dir / name, state)
@@ -281,18 +288,18 @@ def train(
     fetch = time.perf_counter()
     for raw, target in loader:
         data_wait += time.perf_counter() - fetch
-        raw = raw.to(ddp.device, memory_format=memory_format)
-        target = target.to(ddp.device)
+        raw, target = to_device(raw, memory_format), to_device(target)
         stage = cfg.stage_at(step)
         objective = objectives[cfg.stages.index(stage)]
         objective.train()
-        total, terms = net(objective, raw, target, step)
+        with amp.autocast():
+            total, terms = net(objective, raw, target, step)
         optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        amp.backward(total)
         if ddp.world > 1:
             _average_gradients(list(objective.parameters()), ddp.world)
-        check_step(step, stage.name, total, terms, params, run_dir)
-        optimizer.step()
+        check_step(step, stage.name, total, terms, params if amp.checks_gradients else [], run_dir)
+        amp.step(optimizer)
         ema.update(model)
         scheduler.step()
         step += 1
@@ -338,11 +345,8 @@ def _validate(model: nn.Module, images: EvalSet, batch_size: int, ddp: _Dist, ch
               ) -> dict[str, float]:
     """Validation metrics: computed on rank 0, broadcast so every rank takes the same decisions."""
     metrics: dict[str, float] = {}
-    if ddp.main and ddp.device.type == "cpu":
-        metrics = evaluate(model, images, batch_size=batch_size, channels_last=channels_last)
-    elif ddp.main:  # evaluate() feeds CPU tensors: move them to the model's device and back
-        model.eval()
-        metrics = evaluate(lambda x: finest_output(model(x.to(ddp.device))).cpu(), images, batch_size=batch_size)
+    if ddp.main:
+        metrics = evaluate(model, images, batch_size=batch_size, channels_last=channels_last, device=ddp.device)
     if ddp.world > 1:
         box = [metrics]
         dist.broadcast_object_list(box, src=0)

@@ -70,7 +70,7 @@ class DomainAdversarial(Objective):
         total, terms = self.loss(rgb_s, target)
         if self.target is None:
             return total, terms
-        raw_t, rgb_t_true = self.shard(*self.target.batch(step, self.world * raw.shape[0]))
+        raw_t, rgb_t_true = (x.to(raw.device) for x in self.shard(*self.target.batch(step, self.world * raw.shape[0])))
         rgb_t, logit_t = model.forward_with_domain(raw_t, "target")
         logits = torch.cat([logit_s, logit_t]).flatten()
         labels = torch.cat([torch.zeros(len(logit_s)), torch.ones(len(logit_t))]).to(logits)
