@@ -5,13 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().replace("x", ",").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected H,W (packed input size), got {text!r}") from None
-    return h, w
+from isplab.cli.args import parse_size
+from isplab.runtime import FULL_HD_INPUT
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -40,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="torch threads per run; with --ray also the CPUs each task reserves (default 1)")
     p.add_argument("--gpus-per-task", type=float, default=0.0, help="with --ray: GPUs each task reserves")
     p.add_argument("--no-bench", action="store_true", help="skip export + CPU benchmark (no runtime or score)")
-    p.add_argument("--input-size", type=_size, default=(544, 960), metavar="H,W",
-                   help="packed export/benchmark size (default 544,960: Full HD output)")
+    p.add_argument("--input-size", type=parse_size, default=FULL_HD_INPUT, metavar="HxW",
+                   help="packed export/benchmark size (default 544x960: Full HD output)")
     p.add_argument("--bench-runs", type=int, default=3, help="timed benchmark runs per model (default 3)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
