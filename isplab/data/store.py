@@ -171,7 +171,7 @@ class StoredPairs(Dataset):
         if array.shape != shape or array.dtype != dtype:
             raise DataError(path, f"shard holds {array.dtype} {array.shape}, the index says {np.dtype(dtype)} "
                             f"{shape}", "the store is damaged: re-pack it with --overwrite")
-        return array
+        return array.view(np.ndarray)  # plain views of the map: np.memmap's slicing runs Python per slice
 
     def _arrays_of(self) -> list[tuple[np.ndarray, np.ndarray]]:
         if self._arrays is None:

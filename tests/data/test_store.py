@@ -16,6 +16,7 @@ from isplab.data.pack import pack_dataset
 from isplab.data.splits import folder_eval_set, folder_splits
 from isplab.data.store import StoredPairs, check_store, is_store
 from isplab.errors import DataError
+from isplab.raw.bayer import augment_pair, augment_views
 from isplab.train.config import DataConfig, StageConfig, TrainConfig
 from isplab.train.data import build_run_data
 from isplab.train.engine import train
@@ -194,3 +195,12 @@ def test_train_two_steps_check_and_eval_from_a_store(tmp_path, synth, capsys):
                  "--split", "test", "--json", str(out_json)]) == 0
     report = json.loads(out_json.read_text())
     assert "test" in report["scored_on"] and set(report["results"]) == {"mialgo_3conv", "classic_isp"}
+
+
+def test_integer_views_transform_like_augment_pair():
+    rng = np.random.default_rng(0)
+    packed, target = rng.integers(0, 1024, (4, 3, 5)).astype(np.uint16), rng.integers(0, 256, (3, 6, 10), np.uint8)
+    for k in range(8):
+        a = augment_views(packed, target, k)
+        b = augment_pair(torch.from_numpy(packed.astype(np.int32)), torch.from_numpy(target), k)
+        assert np.array_equal(a[0], b[0].numpy()) and np.array_equal(a[1], b[1].numpy())
