@@ -108,6 +108,49 @@ def forward_gflops(patch: int) -> float:
     return counter.get_total_flops() / 1e9
 
 
+def markdown(result: dict) -> str:
+    """The results table and the GPU comparison, from :func:`main`'s result."""
+    rows, gpu, best = result["rows"], result["gpu_assumption"], result["best_pairs_per_s"]
+    store = {r["workers"]: r for r in rows if r["source"] == "packed store"}
+    batch, patch, cores = result["batch"], result["patch"], result["cpu_count"]
+    md = [
+        "# Training-batch throughput: PNG/JPEG folder vs packed store",
+        "",
+        f"{result['pairs']} generated Zurich-sized pairs (448x448 16-bit PNG mosaic = 224x224x4 packed, 448x448 "
+        f"JPEG; {result['folder_gb']} GB as files, {result['store_gb']} GB packed), batches of {batch} random "
+        f"{patch}x{patch} crops with flips drawn as training draws them (`FolderStream` via `step_batches`, "
+        "`data.num_workers` DataLoader workers; folder cache off, as for the real 47 GB). "
+        f"{result['batches_timed']} batches timed per row after the first; warm page cache. Machine: {cores} CPU "
+        "cores, shared with other jobs.",
+        "",
+        "| DataLoader workers | PNG/JPEG folder, pairs/s | packed store, pairs/s | speed-up (goal >= 10x) |",
+        "|---:|---:|---:|---:|",
+    ]
+    for r in (r for r in rows if r["source"] == "PNG/JPEG folder"):
+        w = r["workers"]
+        md.append(f"| {w} | {r['pairs_per_s']:.0f} | {store[w]['pairs_per_s']:.0f} | "
+                  f"{result['speedup_by_workers'][str(w)]}x |")
+    float_mb = batch * (4 * (patch // 2) ** 2 + 3 * patch**2) * 4 / 1e6
+    md += [
+        "",
+        f"Worker rows: a worker ships each float32 batch ({float_mb:.0f} MB) back through shared memory, which "
+        "costs the store more than making the batch; the folder's decoding is what workers parallelise.",
+        "",
+        f"Packing (`isplab data pack`, one-off): {result['pack_s']} s for {result['pairs']} pairs "
+        f"({result['pack_pairs_per_s']:.0f} pairs/s; ~{46839 / result['pack_pairs_per_s'] / 60:.1f} min for the "
+        "46,839 Zurich training pairs at this rate).",
+        "",
+        f"**What a GPU needs (assumption, not measured: no GPU here).** PyNET-V2 Mobile training at batch {batch} "
+        f"of {patch}x{patch} crops on one A100, assumed {gpu['steps_per_s']:g} steps/s -> "
+        f"**{gpu['pairs_per_s']:.0f} pairs/s**. Its forward pass is {gpu['forward_gflops_per_crop']} GFLOP per "
+        f"crop (counted); at an assumed {gpu['sustained_tflops']:g} TFLOP/s sustained and 3x forward per step "
+        f"the FLOP bound is ~{gpu['flop_bound_pairs_per_s']} pairs/s (small convolutions rarely get there). "
+        f"Best here: folder {best['PNG/JPEG folder']:.0f} pairs/s, store {best['packed store']:.0f} pairs/s on "
+        f"{cores} shared cores.",
+    ]
+    return "\n".join(md) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=5000)
@@ -146,9 +189,9 @@ def main() -> None:
     flop_bound = args.gpu_tflops * 1e3 / (3 * gflops)
     best = {name: max(r["pairs_per_s"] for r in rows if r["source"] == name) for name in ("PNG/JPEG folder",
                                                                                            "packed store")}
-    by_workers = {r["workers"]: r for r in rows if r["source"] == "packed store"}
-    speedups = {w: round(by_workers[w]["pairs_per_s"] / r["pairs_per_s"], 1)
-                for w, r in ((r["workers"], r) for r in rows if r["source"] == "PNG/JPEG folder")}
+    store_rows = {r["workers"]: r for r in rows if r["source"] == "packed store"}
+    speedups = {str(r["workers"]): round(store_rows[r["workers"]]["pairs_per_s"] / r["pairs_per_s"], 1)
+                for r in rows if r["source"] == "PNG/JPEG folder"}
     result = {
         "pairs": args.pairs, "batch": args.batch, "patch": args.patch, "batches_timed": args.batches,
         "folder_gb": round(folder_bytes / 1e9, 2), "store_gb": round(store_bytes / 1e9, 2),
@@ -162,38 +205,9 @@ def main() -> None:
     }
     OUT.mkdir(exist_ok=True)
     (OUT / "loader_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = [
-        "# Training-batch throughput: PNG/JPEG folder vs packed store",
-        "",
-        f"{args.pairs} generated Zurich-sized pairs (448x448 16-bit PNG mosaic = 224x224x4 packed, 448x448 JPEG; "
-        f"{result['folder_gb']} GB as files, {result['store_gb']} GB packed), batches of {args.batch} random "
-        f"{args.patch}x{args.patch} crops with flips drawn as training draws them (`FolderStream` via "
-        f"`step_batches`, `data.num_workers` DataLoader workers; folder cache off, as for the real 47 GB). "
-        f"{args.batches} batches timed per row after the first; warm page cache. Machine: {os.cpu_count()} CPU "
-        "cores, shared.",
-        "",
-        "| DataLoader workers | PNG/JPEG folder, pairs/s | packed store, pairs/s | speed-up (goal >= 10x) |",
-        "|---:|---:|---:|---:|",
-    ]
-    for r in (r for r in rows if r["source"] == "PNG/JPEG folder"):
-        w = r["workers"]
-        md.append(f"| {w} | {r['pairs_per_s']:.0f} | {by_workers[w]['pairs_per_s']:.0f} | {speedups[w]}x |")
-    md += [
-        "",
-        f"Packing (`isplab data pack`, one-off): {pack_s:.1f} s for {args.pairs} pairs "
-        f"({result['pack_pairs_per_s']:.0f} pairs/s; ~{46839 / result['pack_pairs_per_s'] / 60:.0f} min for the "
-        "46,839 Zurich training pairs at this rate).",
-        "",
-        f"**What a GPU needs (assumption, not measured: no GPU here).** PyNET-V2 Mobile training at batch "
-        f"{args.batch} of {args.patch}x{args.patch} crops on one A100, assumed {args.gpu_steps:g} steps/s -> "
-        f"**{need:.0f} pairs/s**. Its forward pass is {gflops:.2f} GFLOP per crop (counted); at an assumed "
-        f"{args.gpu_tflops:g} TFLOP/s sustained and 3x forward per step the FLOP bound is ~{flop_bound:.0f} "
-        f"pairs/s (small convolutions rarely get there). Best here: folder {best['PNG/JPEG folder']:.0f} pairs/s, "
-        f"store {best['packed store']:.0f} pairs/s on {os.cpu_count()} shared cores; a GPU host's 8-32 cores "
-        "scale the worker rows.",
-    ]
-    (OUT / "loader_throughput.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    md = markdown(result)
+    (OUT / "loader_throughput.md").write_text(md)
+    print(md)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from isplab.cli import main
 from isplab.data import pack as pack_module
 from isplab.data import synthesize_dataset
 from isplab.data.pack import pack_dataset
+from isplab.data.sources import FolderStream
 from isplab.data.splits import folder_eval_set, folder_splits
 from isplab.data.store import StoredPairs, check_store, is_store
 from isplab.errors import DataError
@@ -204,3 +205,11 @@ def test_integer_views_transform_like_augment_pair():
         a = augment_views(packed, target, k)
         b = augment_pair(torch.from_numpy(packed.astype(np.int32)), torch.from_numpy(target), k)
         assert np.array_equal(a[0], b[0].numpy()) and np.array_equal(a[1], b[1].numpy())
+
+
+def test_bit_depth_warning_comes_from_the_index(tmp_path, make_pairs, capsys):
+    store = pack_dataset(make_pairs(tmp_path / "d", 3, size=16), tmp_path / "st", progress=False)
+    stream = FolderStream(StoredPairs(store, white_level=255), patch=8)
+    stream.batch(0, 3)
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "reach 1023" in err
