@@ -73,12 +73,12 @@ def pack_dataset(source: str | Path, out: str | Path, overwrite: bool = False, s
             for name, dataset in datasets.items():
                 entries[name] = _pack_split(dataset, partial, plan["shard_pairs"], done, pool, bar)
         index = {"format": FORMAT, "source": str(source), "shard_pairs": plan["shard_pairs"], "splits": entries}
+        for marker in (partial / "shards").glob("*.json"):  # now in the index
+            marker.unlink()
         info = read_info(source)
         if info is not None:
             write_text_atomic(partial / "camera.json", json.dumps(info, indent=1))
         write_text_atomic(partial / INDEX, json.dumps(index, indent=1))
-        for marker in (partial / "shards").glob("*.json"):  # now in the index
-            marker.unlink()
         (partial / PLAN).unlink()
         (partial / ".lock").unlink()
         _install(partial, out, overwrite)
@@ -118,7 +118,7 @@ def _locked(partial: Path, plan: dict[str, Any]) -> Iterator[None]:
         except (OSError, ValueError):
             old = None
         if old != plan:
-            extra = {p.name for p in partial.iterdir()} - {".lock", PLAN, "shards"}
+            extra = {p.name for p in partial.iterdir()} - {".lock", PLAN, "shards", INDEX, "camera.json"}
             if old is None and extra:  # never empty a folder an earlier pack did not make
                 raise DataError(partial, "exists and is not an unfinished isplab pack",
                                 "move or delete it, then run again")

@@ -82,6 +82,15 @@ class FolderStream:
 
     def batch(self, step: int, size: int) -> tuple[Tensor, Tensor]:
         """Batch ``step``: raw ``(size, 4, p/2, p/2)`` (codes / 1020, unclipped) and target ``(size, 3, p, p)``."""
+        return self.to_float(*self.batch_codes(step, size))
+
+    def to_float(self, codes: np.ndarray, rgb: np.ndarray) -> tuple[Tensor, Tensor]:
+        """:meth:`batch_codes` -> :meth:`batch`."""
+        return pair_to_tensors(codes, rgb, self.white_level)
+
+    def batch_codes(self, step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch ``step`` as integers: packed codes ``(size, 4, p/2, p/2)`` uint16 and RGB ``(size, 3, p, p)``
+        uint8, a third of the float32 bytes (what DataLoader workers send back)."""
         codes, rgbs = [], []
         for flat in range(step * size, (step + 1) * size):
             epoch, pos = divmod(flat, len(self.dataset))
@@ -98,4 +107,4 @@ class FolderStream:
             packed, rgb = augment_views(packed, rgb, int(transforms[index]))
             codes.append(packed)
             rgbs.append(rgb)
-        return pair_to_tensors(np.stack(codes), np.stack(rgbs), self.white_level)
+        return np.stack(codes), np.stack(rgbs)

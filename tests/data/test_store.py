@@ -20,7 +20,7 @@ from isplab.errors import DataError
 from isplab.raw.bayer import augment_pair, augment_views
 from isplab.train.config import DataConfig, StageConfig, TrainConfig
 from isplab.train.data import build_run_data
-from isplab.train.engine import train
+from isplab.train.engine import step_batches, train
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +213,15 @@ def test_bit_depth_warning_comes_from_the_index(tmp_path, make_pairs, capsys):
     stream.batch(0, 3)
     err = capsys.readouterr().err
     assert err.count("warning:") == 1 and "reach 1023" in err
+
+
+def test_worker_batches_equal_in_process_batches(synth):
+    _, store = synth
+    runs = []
+    for workers in (0, 1):
+        cfg = TrainConfig(data=DataConfig(path=str(store), batch_size=3, patch=16, num_workers=workers))
+        source = build_run_data(cfg.data, seed=1, validate=False).train
+        runs.append(list(step_batches(source, cfg, 2, 5)))  # workers ship integer batches
+    for (raw, target), (raw1, target1) in zip(*runs, strict=True):
+        assert raw.dtype == raw1.dtype == torch.float32
+        torch.testing.assert_close((raw, target), (raw1, target1), rtol=0, atol=0)
