@@ -8,14 +8,15 @@ repetition changes no decoding cost. The folder is packed, then batches are draw
 draws them (``isplab.train.data.build_run_data`` -> ``FolderStream``, ``isplab.train.engine.step_batches``
 with ``data.num_workers`` DataLoader workers): ``--batch`` pairs, random ``--patch`` crops and flips. The
 folder's decoded-pair cache is off (``cache_gb: 0``), as it must be for the real 46,839 pairs (~47 GB
-decoded). Each configuration times ``--batches`` batches after its first (worker start-up excluded).
+decoded). Each configuration times at least ``--batches`` batches and ``--min-seconds`` after its first
+(worker start-up excluded).
 
 The needed rate is an **assumption**, not a measurement (no GPU here): PyNET-V2 Mobile on one A100 at
 ``--batch`` crops of ``--patch`` px, ``--gpu-steps`` optimiser steps per second (default 30); its forward
 FLOPs per crop are counted here, and the FLOP-bound rate at ``--gpu-tflops`` sustained (3x forward per
 training step) is shown beside it. Writes ``benchmarks/results/loader_throughput.{json,md}``.
 
-    python benchmarks/loader_throughput.py [--pairs 5000] [--batches 20] [--workers 0 1 2]
+    python benchmarks/loader_throughput.py [--pairs 5000] [--batches 20] [--min-seconds 3] [--workers 0 1 2]
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ def make_folder(root: Path, pairs: int) -> tuple[Path, float, int]:
     return folder, time.perf_counter() - start, total
 
 
-def throughput(data: Path, workers: int, batch: int, patch: int, batches: int) -> dict:
-    """Pairs per second of ``batches`` training batches (after the first) from ``data``."""
+def throughput(data: Path, workers: int, batch: int, patch: int, batches: int, min_seconds: float) -> dict:
+    """Pairs per second of at least ``batches`` training batches and ``min_seconds`` (after the first batch)."""
     from isplab.train.config import DataConfig, TrainConfig
     from isplab.train.data import build_run_data
     from isplab.train.engine import step_batches
@@ -85,13 +86,17 @@ def throughput(data: Path, workers: int, batch: int, patch: int, batches: int) -
     cfg = TrainConfig(data=DataConfig(path=str(data), batch_size=batch, patch=patch, cache_gb=0,
                                       num_workers=workers))
     source = build_run_data(cfg.data, seed=0, validate=False).train
-    loader = step_batches(source, cfg, 0, batches + 1)
+    loader = step_batches(source, cfg, 0, 10**6)
     raw, _ = next(loader)
     assert raw.shape == (batch, 4, patch // 2, patch // 2)
-    start = time.perf_counter()
-    count = sum(len(raw) for raw, _ in loader)
+    start, count, done = time.perf_counter(), 0, 0
+    for raw, _ in loader:
+        count, done = count + len(raw), done + 1
+        if done >= batches and time.perf_counter() - start >= min_seconds:
+            break
     seconds = time.perf_counter() - start
-    return {"workers": workers, "batches": batches, "seconds": round(seconds, 3),
+    loader.close()  # stops the workers
+    return {"workers": workers, "batches": done, "seconds": round(seconds, 3),
             "pairs_per_s": round(count / seconds, 1)}
 
 
@@ -120,8 +125,9 @@ def markdown(result: dict) -> str:
         f"JPEG; {result['folder_gb']} GB as files, {result['store_gb']} GB packed), batches of {batch} random "
         f"{patch}x{patch} crops with flips drawn as training draws them (`FolderStream` via `step_batches`, "
         "`data.num_workers` DataLoader workers; folder cache off, as for the real 47 GB). "
-        f"{result['batches_timed']} batches timed per row after the first; warm page cache. Machine: {cores} CPU "
-        "cores, shared with other jobs.",
+        f"Each row times at least {result['min_batches']} batches and {result['min_seconds']:g} s after its first "
+        f"batch; warm page cache. Machine: {cores} CPU cores, shared with other jobs (rows vary by ~20-40% "
+        "between runs).",
         "",
         "| DataLoader workers | PNG/JPEG folder, pairs/s | packed store, pairs/s | speed-up (goal >= 10x) |",
         "|---:|---:|---:|---:|",
@@ -130,11 +136,13 @@ def markdown(result: dict) -> str:
         w = r["workers"]
         md.append(f"| {w} | {r['pairs_per_s']:.0f} | {store[w]['pairs_per_s']:.0f} | "
                   f"{result['speedup_by_workers'][str(w)]}x |")
-    float_mb = batch * (4 * (patch // 2) ** 2 + 3 * patch**2) * 4 / 1e6
+    int_mb = batch * (4 * (patch // 2) ** 2 * 2 + 3 * patch**2) / 1e6
     md += [
         "",
-        f"Worker rows: a worker ships each float32 batch ({float_mb:.0f} MB) back through shared memory, which "
-        "costs the store more than making the batch; the folder's decoding is what workers parallelise.",
+        f"Worker rows: a worker sends each integer batch ({int_mb:.0f} MB of uint16 codes + uint8 RGB) through "
+        "shared memory and the training process converts it to float; for a store that hand-over costs more "
+        "than making the batch, and on 2 cores the workers compete with the training process. Workers "
+        "parallelise the folder's decoding.",
         "",
         f"Packing (`isplab data pack`, one-off): {result['pack_s']} s for {result['pairs']} pairs "
         f"({result['pack_pairs_per_s']:.0f} pairs/s; ~{46839 / result['pack_pairs_per_s'] / 60:.1f} min for the "
@@ -156,7 +164,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--patch", type=int, default=256, help="training crop, target pixels")
-    parser.add_argument("--batches", type=int, default=20, help="timed batches per configuration")
+    parser.add_argument("--batches", type=int, default=20, help="timed batches per configuration, at least")
+    parser.add_argument("--min-seconds", type=float, default=3.0, help="timed seconds per configuration, at least")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--gpu-steps", type=float, default=30.0, help="ASSUMED A100 steps/s of PyNET-V2 Mobile")
     parser.add_argument("--gpu-tflops", type=float, default=50.0, help="ASSUMED sustained A100 TFLOP/s")
@@ -178,7 +187,8 @@ def main() -> None:
         rows = []
         for name, data in (("PNG/JPEG folder", folder), ("packed store", store)):
             for workers in args.workers:
-                row = {"source": name, **throughput(data, workers, args.batch, args.patch, args.batches)}
+                row = {"source": name, **throughput(data, workers, args.batch, args.patch, args.batches,
+                                                       args.min_seconds)}
                 print(row, flush=True)
                 rows.append(row)
     finally:
@@ -193,7 +203,8 @@ def main() -> None:
     speedups = {str(r["workers"]): round(store_rows[r["workers"]]["pairs_per_s"] / r["pairs_per_s"], 1)
                 for r in rows if r["source"] == "PNG/JPEG folder"}
     result = {
-        "pairs": args.pairs, "batch": args.batch, "patch": args.patch, "batches_timed": args.batches,
+        "pairs": args.pairs, "batch": args.batch, "patch": args.patch, "min_batches": args.batches,
+        "min_seconds": args.min_seconds,
         "folder_gb": round(folder_bytes / 1e9, 2), "store_gb": round(store_bytes / 1e9, 2),
         "generate_s": round(gen_s, 1), "pack_s": round(pack_s, 1), "pack_pairs_per_s": round(args.pairs / pack_s, 1),
         "rows": rows, "speedup_by_workers": speedups, "best_pairs_per_s": best,
