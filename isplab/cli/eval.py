@@ -10,7 +10,8 @@ from isplab.cli.args import add_device_arguments
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="score a checkpoint (PSNR/SSIM/ΔE) against the classical ISP")
     p.add_argument("--weights", required=True, help="checkpoint .pt or pretrained:NAME")
-    p.add_argument("--data", help="dataset folder; default: the embedded val/test photos")
+    p.add_argument("--data", help="dataset folder or packed store (isplab data pack); default: the embedded "
+                   "val/test photos")
     p.add_argument("--split", default="val", choices=["val", "test", "all"],
                    help="val (default): the validation pairs/photos; test: the test split; all: every pair of "
                         "--data, training pairs included (see docs/training.md 'Splits')")

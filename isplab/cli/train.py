@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model (resumable)")
     p.add_argument("--model", help="registered model name (default: the config's)")
-    p.add_argument("--data", help="dataset folder (UltraISP or Zurich layout); default: embedded data")
+    p.add_argument("--data", help="dataset folder (UltraISP or Zurich layout) or a store from `isplab data pack`; "
+                   "default: embedded data")
     p.add_argument("--out", required=True, help="run directory (config.yml, checkpoints/, tb/)")
     p.add_argument("--config", help="YAML config path or recipe name from configs/")
     p.add_argument("--steps", type=int, help="total steps (stages rescaled proportionally)")

@@ -294,7 +294,7 @@ def pair_to_tensors(codes: np.ndarray, rgb: np.ndarray, white_level: float = MAI
     """Packed codes and 8-bit RGB (``(..., 4, h, w)``, ``(..., 3, H, W)``) -> the official loaders' float32
     tensors: raw = codes / ``white_level`` (1020) **unclipped** (10-bit codes may exceed 1020), target = RGB / 255."""
     raw = torch.from_numpy(normalize(codes, 0, white_level, clip=False))
-    return raw, torch.from_numpy(np.ascontiguousarray(rgb)).float() / 255
+    return raw, torch.from_numpy(np.ascontiguousarray(rgb)).float().div_(255)
 
 
 def bit_depth_warning(codes: np.ndarray, path: Path, white_level: float = MAI_WHITE_LEVEL) -> str | None:

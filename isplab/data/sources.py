@@ -5,8 +5,9 @@ randomly cropped (``patch``) and flipped/rotated (CFA-consistent). Batch ``step`
 ``(seed, step)`` whatever the number of processes or workers, so resumed runs are exact.
 
 Each pair is decoded once and kept in memory as packed uint16 codes + uint8 RGB (a third of float32) when
-the whole split fits ``cache_gb``; otherwise pairs are decoded per batch. Crops and flips run on the
-batch in torch.
+the whole split fits ``cache_gb``; otherwise pairs are decoded per batch. A packed store
+(:mod:`isplab.data.store`) needs no decoding: its pairs are memory-mapped views. Crops and flips are views
+of the integer data; each batch is copied and converted to float once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from torch import Tensor
 
 from isplab.data.datasets import PairedRawDataset, pair_to_tensors, warn_bit_depth
 from isplab.errors import DataError
-from isplab.raw.bayer import DIHEDRAL, augment_pair
+from isplab.raw.bayer import DIHEDRAL, augment_views
 
 
 class FolderStream:
@@ -46,6 +47,10 @@ class FolderStream:
         self.cached = len(dataset) * per_pair <= cache_gb * 2**30
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._epochs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        largest = getattr(dataset, "max_code", None)  # a packed store's index knows it: no pair is read for it
+        if largest is not None:
+            self._warned = True
+            warn_bit_depth(np.array(largest), dataset.folder, self.white_level)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -77,6 +82,15 @@ class FolderStream:
 
     def batch(self, step: int, size: int) -> tuple[Tensor, Tensor]:
         """Batch ``step``: raw ``(size, 4, p/2, p/2)`` (codes / 1020, unclipped) and target ``(size, 3, p, p)``."""
+        return self.to_float(*self.batch_codes(step, size))
+
+    def to_float(self, codes: np.ndarray, rgb: np.ndarray) -> tuple[Tensor, Tensor]:
+        """:meth:`batch_codes` -> :meth:`batch`."""
+        return pair_to_tensors(codes, rgb, self.white_level)
+
+    def batch_codes(self, step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch ``step`` as integers: packed codes ``(size, 4, p/2, p/2)`` uint16 and RGB ``(size, 3, p, p)``
+        uint8, a third of the float32 bytes (what DataLoader workers send back)."""
         codes, rgbs = [], []
         for flat in range(step * size, (step + 1) * size):
             epoch, pos = divmod(flat, len(self.dataset))
@@ -89,10 +103,8 @@ class FolderStream:
                 x = int(offsets[index, 1] * (packed.shape[2] - side + 1))
                 packed = packed[:, y:y + side, x:x + side]
                 rgb = rgb[:, 2 * y:2 * (y + side), 2 * x:2 * (x + side)]
+            # Crop and transform the integer data as views; np.stack copies each pair once.
+            packed, rgb = augment_views(packed, rgb, int(transforms[index]))
             codes.append(packed)
-            rgbs.append((rgb, int(transforms[index])))
-        raw, target = pair_to_tensors(np.stack(codes), np.stack([r for r, _ in rgbs]), self.white_level)
-        for i, (_, transform) in enumerate(rgbs):
-            if transform:
-                raw[i], target[i] = augment_pair(raw[i], target[i], transform)
-        return raw, target
+            rgbs.append(rgb)
+        return np.stack(codes), np.stack(rgbs)

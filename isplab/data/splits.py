@@ -13,6 +13,9 @@
 
   A flat folder named like a split (``DIR/test``, ``DIR/val``) *is* that split: ``isplab eval --data
   DIR/test`` scores all of it, the same pairs as ``--data DIR --split test``.
+
+A packed store (:mod:`isplab.data.store`) keeps its source's split folders, pair order and ``camera.json``,
+so the same rules give the same pairs from it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Subset
 
 from isplab.data.camera import CameraFamily
-from isplab.data.datasets import PairedRawDataset, find_splits, warn_bit_depth
+from isplab.data.datasets import PairedRawDataset, warn_bit_depth
+from isplab.data.store import StoredPairs, dataset_splits, open_pairs, read_index
 from isplab.data.stream import evaluation_set
 from isplab.data.synth import read_info
 from isplab.errors import DataError
@@ -37,14 +41,17 @@ VAL_NAMES = ("val", "valid", "validation")
 TEST_NAMES = ("test",)
 EVAL_SPLITS = ("val", "test", "all")
 
+#: The pairs of a dataset folder or of a packed store (same interface).
+Pairs = PairedRawDataset | StoredPairs
+
 
 @dataclass
 class FolderSplits:
     """A dataset folder divided into roles; ``val_rule`` says how validation was chosen."""
 
-    train: PairedRawDataset
-    val: PairedRawDataset
-    test: PairedRawDataset | None
+    train: Pairs
+    val: Pairs
+    test: Pairs | None
     val_rule: str
 
     def validate(self) -> None:
@@ -54,7 +61,7 @@ class FolderSplits:
                 part.validate()
 
 
-def _held_out(dataset: PairedRawDataset, val_fraction: float) -> tuple[list[int], list[int], str]:
+def _held_out(dataset: Pairs, val_fraction: float) -> tuple[list[int], list[int], str]:
     """``(train positions, val positions, rule)`` for a folder without a validation split."""
     n = len(dataset.raw_files)
     if not 0 < val_fraction < 1:
@@ -78,7 +85,7 @@ def _held_out(dataset: PairedRawDataset, val_fraction: float) -> tuple[list[int]
             f"last {n_val} of {n} pairs held out as one block (consecutive patches share photos)")
 
 
-def _pair_photos(info: dict, dataset: PairedRawDataset) -> list[str] | None:
+def _pair_photos(info: dict, dataset: Pairs) -> list[str] | None:
     """The source photo of each pair (in ``dataset.raw_files`` order), from a synthetic ``camera.json``."""
     wanted = dataset.split or "train"  # a flat synthetic folder holds training photos only
     by_index = {p.get("index"): p.get("photo") for p in info.get("pairs", []) if p.get("split") == wanted}
@@ -88,11 +95,11 @@ def _pair_photos(info: dict, dataset: PairedRawDataset) -> list[str] | None:
 
 def folder_splits(root: str | Path, val_fraction: float = 0.1, white_level: float = MAI_WHITE_LEVEL
                   ) -> FolderSplits:
-    """Divide a dataset folder into train / val / test (rules in the module docstring)."""
-    splits = find_splits(root)
+    """Divide a dataset folder (or packed store) into train / val / test (rules in the module docstring)."""
+    splits = dataset_splits(root)
 
-    def dataset(split: str | None = None, indices: list[int] | None = None) -> PairedRawDataset:
-        return PairedRawDataset(root, split=split, indices=indices, white_level=white_level)
+    def dataset(split: str | None = None, indices: list[int] | None = None) -> Pairs:
+        return open_pairs(root, split=split, indices=indices, white_level=white_level)
 
     if "" in splits:
         train, val, rule = _held_out(dataset(), val_fraction)
@@ -167,7 +174,7 @@ class EvalSet:
                    sum(len(g[1]) for g in groups), batches)
 
     @classmethod
-    def folder(cls, dataset: PairedRawDataset, split: str, rule: str | None = None, limit: int | None = None
+    def folder(cls, dataset: Pairs, split: str, rule: str | None = None, limit: int | None = None
                ) -> EvalSet:
         """Pairs of a folder dataset; ``limit`` keeps that many, evenly spaced (cheap training validation)."""
         items: torch.utils.data.Dataset = dataset
@@ -190,9 +197,9 @@ def folder_eval_set(root: str | Path, split: str = "val", val_fraction: float = 
     if split not in EVAL_SPLITS:
         raise DataError(root, f"unknown split {split!r}", f"use --split {' | '.join(EVAL_SPLITS)}")
     root = Path(root)
-    splits = find_splits(root)
+    splits = dataset_splits(root)
     if split == "all":
-        parts = [checked(PairedRawDataset(root, split=s or None, white_level=white_level)) for s in splits]
+        parts = [checked(open_pairs(root, split=s or None, white_level=white_level)) for s in splits]
         datasets = torch.utils.data.ConcatDataset(parts)
 
         def batches(batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
@@ -202,13 +209,15 @@ def folder_eval_set(root: str | Path, split: str = "val", val_fraction: float = 
         return EvalSet("all", f"{root}: all {len(datasets)} pairs (every split, training pairs included)",
                        len(datasets), batches)
     names = VAL_NAMES if split == "val" else TEST_NAMES
-    if "" in splits and root.name.lower() in names:
-        whole = checked(PairedRawDataset(root, white_level=white_level))
-        return EvalSet.folder(whole, split, f"a {root.name}/ folder: all of it")
+    index = read_index(root)
+    folder_name = Path(index["source"]).name if index else root.name  # a store of DIR/test is a test split too
+    if "" in splits and folder_name.lower() in names:
+        whole = checked(open_pairs(root, white_level=white_level))
+        return EvalSet.folder(whole, split, f"a {folder_name}/ folder: all of it")
     if "" not in splits:
         name = next((s for s in names if s in splits), None)
         if name is not None:
-            return EvalSet.folder(checked(PairedRawDataset(root, split=name, white_level=white_level)), split)
+            return EvalSet.folder(checked(open_pairs(root, split=name, white_level=white_level)), split)
     if split == "test":
         found = ", ".join(s for s in splits if s) or "none (a flat folder)"
         raise DataError(root, f"has no test split (splits: {found})",
@@ -217,7 +226,7 @@ def folder_eval_set(root: str | Path, split: str = "val", val_fraction: float = 
     return EvalSet.folder(checked(parts.val), "val", parts.val_rule)
 
 
-def checked(dataset: PairedRawDataset) -> PairedRawDataset:
+def checked(dataset: Pairs) -> Pairs:
     """``dataset`` after the header check of every pair (pairing, orphan targets, sizes; raises the first
     problem) and the bit-depth check of its first pair (a ``warning:`` line)."""
     dataset.validate()

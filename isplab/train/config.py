@@ -69,7 +69,8 @@ class StreamConfig:
 
 @dataclass
 class DataConfig:
-    """Where the pairs come from. ``path: null`` draws the embedded data on the fly (``stream``).
+    """Where the pairs come from. ``path: null`` draws the embedded data on the fly (``stream``); else a
+    dataset folder or a store packed from one (``isplab data pack``, read without decoding).
 
     ``patch``: square training crop (target pixels, even); null = 128 for the embedded stream, whole pairs
     for a folder. ``val_fraction`` is held out (by photo or as a block, see :mod:`isplab.data.splits`) when

@@ -2,7 +2,8 @@
 
 ``data.path: null`` -> the embedded stream (:class:`~isplab.data.SyntheticStream`) and the embedded val
 photos; a folder -> :class:`~isplab.data.sources.FolderStream` over its training pairs and its validation
-pairs (:func:`~isplab.data.splits.folder_splits`).
+pairs (:func:`~isplab.data.splits.folder_splits`). A packed store (``isplab data pack``,
+:mod:`isplab.data.store`) is read like the folder it was packed from: the same pairs, splits and batches.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from torch import Tensor
 
 from isplab.classic import ClassicISP
 from isplab.data import CameraFamily, SyntheticStream
-from isplab.data.datasets import PairedRawDataset
 from isplab.data.sources import FolderStream
-from isplab.data.splits import EvalSet, folder_splits
+from isplab.data.splits import EvalSet, Pairs, folder_splits
+from isplab.data.store import open_pairs
 from isplab.data.synth import read_info
 from isplab.errors import DataError
 from isplab.train.config import DataConfig
@@ -82,13 +83,13 @@ def build_run_data(cfg: DataConfig, seed: int, evaluation_seed: int = 0, validat
     return RunData(train, val, val_full, test, f"{cfg.path}: {len(parts.train)} training pairs{shots}")
 
 
-def first_pairs(dataset: PairedRawDataset, shots: int) -> PairedRawDataset:
+def first_pairs(dataset: Pairs, shots: int) -> Pairs:
     """The first ``shots`` pairs of ``dataset`` (numeric file order): a few-shot training set."""
     if not 1 <= shots <= len(dataset):
         raise DataError(dataset.folder, f"shots {shots}: only {len(dataset)} training pairs available",
                         f"use --shots between 1 and {len(dataset)} (data.shots)")
-    return PairedRawDataset(dataset.root, split=dataset.split, indices=dataset.positions[:shots],
-                            size=dataset.size, white_level=dataset.white_level)
+    return open_pairs(dataset.root, split=dataset.split, indices=dataset.positions[:shots], size=dataset.size,
+                      white_level=dataset.white_level)
 
 
 def classic_for(cfg: DataConfig) -> ClassicISP:

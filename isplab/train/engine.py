@@ -121,7 +121,10 @@ def _average_gradients(params: list[nn.Parameter], world: int) -> None:
 
 
 class _Steps(Dataset):
-    """Batch ``start + i`` of a source as item ``i``, for DataLoader workers (``data.num_workers > 0``)."""
+    """Batch ``start + i`` of a source as item ``i``, for DataLoader workers (``data.num_workers > 0``).
+
+    A source with ``batch_codes`` (a dataset folder or store) sends its integer batch, a third of the float32
+    bytes through shared memory; :func:`step_batches` converts it (``to_float``) in the training process."""
 
     def __init__(self, source: BatchSource, size: int, start: int, end: int):
         self.source, self.size, self.start, self.end = source, size, start, end
@@ -130,6 +133,9 @@ class _Steps(Dataset):
         return self.end - self.start
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if hasattr(self.source, "batch_codes"):
+            codes, rgb = self.source.batch_codes(self.start + i, self.size)
+            return torch.from_numpy(codes), torch.from_numpy(rgb)
         return self.source.batch(self.start + i, self.size)
 
 
@@ -148,6 +154,8 @@ def step_batches(source: BatchSource, cfg: TrainConfig, start: int, end: int, ra
     if cfg.data.num_workers:
         batches = DataLoader(_Steps(source, size, start, end), batch_size=None, num_workers=cfg.data.num_workers,
                              pin_memory=pin_memory)
+        if hasattr(source, "batch_codes"):
+            batches = (source.to_float(codes.numpy(), rgb.numpy()) for codes, rgb in batches)
     else:
         batches = (source.batch(step, size) for step in range(start, end))
     lo = rank * per_rank

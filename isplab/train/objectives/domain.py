@@ -34,10 +34,10 @@ _TARGET_SALT = 0x7467
 def _target_stream(root: str, cfg: Any):
     """Target-camera batches: every pair of ``root`` (all of them: no labels are scored there), cropped and
     flipped like the source data, a pure function of ``(cfg.seed, step)``."""
-    from isplab.data import PairedRawDataset
     from isplab.data.sources import FolderStream
+    from isplab.data.store import open_pairs
 
-    return FolderStream(PairedRawDataset(root), patch=cfg.data.patch, augment=cfg.data.augment, seed=cfg.seed,
+    return FolderStream(open_pairs(root), patch=cfg.data.patch, augment=cfg.data.augment, seed=cfg.seed,
                         salt=_TARGET_SALT, cache_gb=cfg.data.cache_gb)
 
 
