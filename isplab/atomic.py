@@ -45,6 +45,26 @@ def publish(tmp: str | Path, path: str | Path) -> Path:
     return Path(path)
 
 
+def install_folder(tmp: str | Path, out: str | Path, recheck: Callable[[Path], None]) -> Path:
+    """Move the finished folder ``tmp`` to ``out`` by rename. An empty ``out`` is replaced; an existing one
+    is first passed to ``recheck`` (which raises unless it may be replaced: another process may have written
+    it meanwhile), then swapped out only now and deleted, so a failure never leaves ``out`` half-written."""
+    import shutil
+
+    tmp, out = Path(tmp), Path(out)
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+    if out.exists():
+        recheck(out)
+        trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.replace(out, trash / "old")
+        os.replace(tmp, out)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+    return out
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` as UTF-8 to ``path`` atomically."""
     return write_atomic(path, lambda f: f.write(text.encode("utf-8")))

@@ -34,6 +34,18 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _deliver(i: int, get: Callable[[], Any], on_result: OnResult, on_error: OnError | None) -> None:
+    """``on_result(i, get())``; a failure goes to ``on_error`` when given, else it propagates."""
+    try:
+        result = get()
+    except Exception as exc:
+        if on_error is None:
+            raise
+        on_error(i, exc)
+        return
+    on_result(i, result)
+
+
 class LocalExecutor:
     """Runs the calls in order in this process."""
 
@@ -44,14 +56,7 @@ class LocalExecutor:
         """``on_result(i, fn(**calls[i]))`` for each call; with ``on_error`` a failing call is reported to it
         and the others still run, without it the first failure propagates."""
         for i, kwargs in enumerate(calls):
-            try:
-                result = fn(**kwargs)
-            except Exception as exc:
-                if on_error is None:
-                    raise
-                on_error(i, exc)
-                continue
-            on_result(i, result)
+            _deliver(i, lambda kwargs=kwargs: fn(**kwargs), on_result, on_error)
 
     def close(self) -> None:
         pass
@@ -109,15 +114,7 @@ class RayExecutor:
         while pending:
             done, _ = self.ray.wait(list(pending), num_returns=1)
             for ref in done:
-                i = pending.pop(ref)
-                try:
-                    result = self.ray.get(ref)
-                except Exception as exc:
-                    if on_error is None:
-                        raise
-                    on_error(i, exc)
-                    continue
-                on_result(i, result)
+                _deliver(pending.pop(ref), lambda ref=ref: self.ray.get(ref), on_result, on_error)
 
     def close(self) -> None:
         if self._started:

@@ -43,3 +43,24 @@ def test_unwritable_folders_are_refused(read_only_dir):
         check_folder(read_only_dir, "report")
     with pytest.raises(IsplabError, match="read-only: folder is not writable"):
         check_writable(read_only_dir / "x.json", "JSON")
+
+
+def test_install_folder_replaces_only_after_the_recheck(tmp_path):
+    from isplab.atomic import install_folder
+    from isplab.errors import IsplabError
+
+    out, new = tmp_path / "out", tmp_path / "new"
+    (out / "old.txt").parent.mkdir()
+    (out / "old.txt").write_text("old")
+    new.mkdir()
+    (new / "new.txt").write_text("new")
+
+    def refuse(existing):
+        raise IsplabError(f"{existing}: not replaceable")
+
+    with pytest.raises(IsplabError):
+        install_folder(new, out, refuse)
+    assert (out / "old.txt").read_text() == "old" and (new / "new.txt").exists()  # nothing moved
+    install_folder(new, out, lambda existing: None)
+    assert [p.name for p in out.iterdir()] == ["new.txt"] and not new.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # the old folder is gone, no trash left

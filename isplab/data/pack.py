@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from isplab.atomic import write_text_atomic
+from isplab.atomic import install_folder, write_text_atomic
 from isplab.data.datasets import PairedRawDataset, find_splits
 from isplab.data.store import FORMAT, INDEX, PLAN, is_store, shard_crc, split_name
 from isplab.data.synth import read_info
@@ -81,7 +80,7 @@ def pack_dataset(source: str | Path, out: str | Path, overwrite: bool = False, s
         write_text_atomic(partial / INDEX, json.dumps(index, indent=1))
         (partial / PLAN).unlink()
         (partial / ".lock").unlink()
-        _install(partial, out, overwrite)
+        install_folder(partial, out, lambda existing: _check_destination(existing, overwrite))
     return out
 
 
@@ -188,15 +187,3 @@ def _check_destination(out: Path, overwrite: bool) -> None:
         raise DataError(out, "is already a packed store", "pass --overwrite to replace it, or choose another --out")
 
 
-def _install(partial: Path, out: Path, overwrite: bool) -> None:
-    """Rename the finished store into place (an old store is swapped out only now, then deleted)."""
-    if out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
-    if out.exists():
-        _check_destination(out, overwrite)  # re-check: another process may have written it meanwhile
-        trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-        os.replace(out, trash / "old")
-        os.replace(partial, out)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(partial, out)

@@ -13,7 +13,6 @@ from the stream on the fly.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from isplab.atomic import install_folder
 from isplab.data.camera import REFERENCE, CameraFamily
 from isplab.data.photos import split_record
 from isplab.data.stream import SyntheticStream
@@ -124,7 +124,7 @@ def synthesize_dataset(out_dir: str | Path, n: int = 64, seed: int = 0, camera: 
         }
         (tmp / "camera.json").write_text(json.dumps(info, indent=1))
         tmp.chmod(0o755)  # mkdtemp makes it private
-        _install(tmp, out, overwrite)
+        install_folder(tmp, out, lambda existing: _check_destination(existing, overwrite))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -140,15 +140,3 @@ def read_info(folder: str | Path) -> dict[str, Any] | None:
     return None
 
 
-def _install(tmp: Path, out: Path, overwrite: bool) -> None:
-    """Atomically move the finished ``tmp`` folder to ``out`` (replacing an old synthetic dataset)."""
-    if _is_empty_dir(out):
-        out.rmdir()
-    if out.exists():
-        _check_destination(out, overwrite)  # re-check: another process may have written it meanwhile
-        trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-        os.replace(out, trash / "old")
-        os.replace(tmp, out)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
