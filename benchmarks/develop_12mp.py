@@ -72,13 +72,18 @@ def synthetic_mosaic(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def run_process(argv: list[str]) -> dict:
-    """Wall seconds and peak RSS of one process (through the ``wait4`` launcher)."""
-    proc = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], capture_output=True, text=True)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    if result["exit"] != 0:
-        raise SystemExit(f"develop_12mp: {' '.join(argv[2:6])} ... failed (exit {result['exit']})")
-    return result
+def run_process(argv: list[str], repeats: int = 1) -> dict:
+    """Wall seconds (median of ``repeats`` processes: this shared machine is noisy) and the largest peak RSS
+    (through the ``wait4`` launcher)."""
+    runs = []
+    for _ in range(repeats):
+        proc = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], capture_output=True, text=True)
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        if result["exit"] != 0:
+            raise SystemExit(f"develop_12mp: {' '.join(argv[2:6])} ... failed (exit {result['exit']})")
+        runs.append(result)
+    return {"seconds": statistics.median(r["seconds"] for r in runs),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "all_seconds": [r["seconds"] for r in runs]}
 
 
 def develop_cmd(inputs: list[Path], weights: Path, out: Path, geometry: tuple[int, int], threads: int,
@@ -114,16 +119,16 @@ def help_seconds(args: list[str], n: int = 5) -> float:
 
 
 def measure(name: str, weights: Path, full_hd_weights: Path, fixed: bool, raw12: Path, folder: Path,
-            tmp: Path, threads: int, runs: int) -> dict:
+            tmp: Path, threads: int, runs: int, repeats: int) -> dict:
     print(f"{name}: 12 MP ...", flush=True)
-    e2e12 = run_process(develop_cmd([raw12], weights, tmp / "o12", (HEIGHT, WIDTH), threads, fixed))
+    e2e12 = run_process(develop_cmd([raw12], weights, tmp / "o12", (HEIGHT, WIDTH), threads, fixed), repeats)
     tiles = plan_tiles((HEIGHT // 2, WIDTH // 2), (TILE, TILE), OVERLAP).count
     tile_bare = bare_invoke(weights, (TILE, TILE), threads, runs)
     print(f"{name}: Full HD ...", flush=True)
-    e2e_hd = run_process(develop_cmd([REAL], weights, tmp / "ohd", (1080, 1920), threads, fixed))
+    e2e_hd = run_process(develop_cmd([REAL], weights, tmp / "ohd", (1080, 1920), threads, fixed), repeats)
     hd_bare = bare_invoke(full_hd_weights, (540, 960), threads, max(3, runs // 3))
     print(f"{name}: 10 files ...", flush=True)
-    e2e_n = run_process(develop_cmd([folder], weights, tmp / "on", (1080, 1920), threads, fixed))
+    e2e_n = run_process(develop_cmd([folder], weights, tmp / "on", (1080, 1920), threads, fixed), repeats)
     n = len(list(folder.iterdir()))
     bare12 = tiles * tile_bare["invoke_s"]
     return {
@@ -144,7 +149,8 @@ def render(result: dict) -> str:
         "",
         f"`isplab develop` end to end (one process: Python start, imports, parser, interpreter start, read, "
         f"tiles of {TILE} packed px with overlap {OVERLAP}, blend, encode, write 8-bit PNG) against the model's "
-        f"bare invokes, one run; {s['threads']} threads; {s['machine']}; {s['date']}; load average "
+        f"bare invokes, one run (each end-to-end figure the median of {s.get('repeats', 1)} processes, each bare one "
+        f"the median of {s['runs']} invokes); {s['threads']} threads; {s['machine']}; {s['date']}; load average "
         f"{s['loadavg_before'][0]:.2f} before, {s['loadavg_after'][0]:.2f} after. "
         f"`isplab --help` {result['help_s']['isplab']:.2f} s, `isplab develop --help` "
         f"{result['help_s']['develop']:.2f} s (median of 5 processes).",
@@ -166,7 +172,8 @@ def render(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=10, help="timed invokes per bare figure (median)")
+    parser.add_argument("--repeats", type=int, default=3, help="develop processes per end-to-end figure (median)")
     args = parser.parse_args(argv)
     for path in (OFFICIAL, REAL):
         if not path.is_file():
@@ -187,14 +194,14 @@ def main(argv: list[str] | None = None) -> int:
             export_tflite(model, path, input_size=size)
         rows = [
             measure("official MicroISP.tflite", OFFICIAL, OFFICIAL, False, raw12, folder, tmp, args.threads,
-                    args.runs),
+                    args.runs, args.repeats),
             measure(f"isplab optimised export ({TILE}x{TILE}, --no-resize)", ours[(TILE, TILE)], ours[(540, 960)],
-                    True, raw12, folder, tmp, args.threads, args.runs),
+                    True, raw12, folder, tmp, args.threads, args.runs, args.repeats),
         ]
         help_s = {"isplab": help_seconds([]), "develop": help_seconds(["develop"])}
     result = {"frame_12mp": [HEIGHT, WIDTH], "tile": TILE, "overlap": OVERLAP, "rows": rows, "help_s": help_s,
               "targets": {"12mp_ratio": TARGET_12MP, "full_hd_ratio": TARGET_FULL_HD, "peak_rss_mb": TARGET_RSS_MB},
-              "settings": {"threads": args.threads, "runs": args.runs,
+              "settings": {"threads": args.threads, "runs": args.runs, "repeats": args.repeats,
                            "machine": f"{platform.machine()} {os.cpu_count()} CPUs",
                            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
                            "loadavg_before": load_before, "loadavg_after": os.getloadavg()}}
