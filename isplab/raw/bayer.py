@@ -142,8 +142,10 @@ DIHEDRAL = [(t, fv, fh) for t in (False, True) for fv in (False, True) for fh in
 
 
 def augment_views(packed: np.ndarray, target: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`augment_pair` on NumPy arrays, as views (a transpose copies the packed crop to swap its greens):
-    training batches transform the 8/16-bit crops before they are converted to float."""
+    """Apply dihedral transform ``index`` (0..7; 0 is identity: flips and 90-degree rotations) to packed
+    ``(..., 4, h, w)`` and its target ``(..., C, H, W)`` (leading batch dimensions allowed), as views (a
+    transpose copies the packed crop to swap its greens): training batches transform the 8/16-bit crops
+    before they are converted to float."""
     transpose, flip_v, flip_h = DIHEDRAL[index]
     if transpose:
         packed = packed.swapaxes(-1, -2)[..., _SWAP_GREENS, :, :]
@@ -153,16 +155,11 @@ def augment_views(packed: np.ndarray, target: np.ndarray, index: int) -> tuple[n
 
 
 def augment_pair(packed: Tensor, target: Tensor, index: int) -> tuple[Tensor, Tensor]:
-    """Apply dihedral transform ``index`` (0..7; 0 is identity) to packed ``(..., 4, h, w)`` and its target
-    ``(..., C, H, W)`` (leading batch dimensions allowed). Covers flips and 90-degree rotations."""
-    transpose, flip_v, flip_h = DIHEDRAL[index]
-    if transpose:
-        packed = packed.transpose(-1, -2)[..., _SWAP_GREENS, :, :]
-        target = target.transpose(-1, -2)
-    dims = [d for d, flip in ((-2, flip_v), (-1, flip_h)) if flip]
-    if dims:
-        packed, target = packed.flip(dims), target.flip(dims)
-    return packed.contiguous(), target.contiguous()
+    """:func:`augment_views` on (CPU) tensors, returned contiguous."""
+    import torch
+
+    views = augment_views(packed.numpy(), target.numpy(), index)
+    return tuple(torch.from_numpy(v.copy()) for v in views)  # type: ignore[return-value]  # copy: positive strides
 
 
 def mosaic_cfa_after(cfa: CFA | str, index: int, shape: tuple[int, int]) -> CFA:
