@@ -30,9 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _results import RESULTS, write_results  # benchmarks/_results.py
 from few_shot import WEIGHTS, adapt_run, make_camera_b, score
-
-OUT = Path(__file__).resolve().parent / "results"
 
 
 def _xyz_to_raw(srgb_to_cam, red_gain: float = 1.0, blue_gain: float = 1.0):
@@ -104,7 +103,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    few_shot = OUT / "few_shot.json"  # the learning rate few_shot.py chose on val, else isplab adapt's default
+    few_shot = RESULTS / "few_shot.json"  # the learning rate few_shot.py chose on val, else isplab adapt's default
     lr = json.loads(few_shot.read_text())["lr"] if few_shot.is_file() else DEFAULT_LR
     t0 = time.perf_counter()
     model, state = load_model_from_checkpoint(WEIGHTS)
@@ -127,8 +126,6 @@ def main() -> None:
               "scored_on": "32 test pairs of synthetic camera B (few_shot.camera_b), 256x256",
               "threads": args.threads, "machine": platform.processor() or platform.machine(),
               "runtime_s": time.perf_counter() - t0}
-    OUT.mkdir(exist_ok=True)
-    (OUT / "camera_transfer.json").write_text(json.dumps(result, indent=2) + "\n")
     md = [
         "# Camera transfer: trained on family A, tested on camera B", "",
         f"`{WEIGHTS}` (trained on isplab's default camera family A; calibrated neutral "
@@ -143,8 +140,7 @@ def main() -> None:
         "The adapter's `M = CM_model @ inv(CM_frame)` needs matrices in that DNG convention: Brooks et al.'s "
         "`xyz_to_cam` as recorded (before row normalisation) maps the wrong colours (row 'wrong convention').",
     ]
-    (OUT / "camera_transfer.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    write_results("camera_transfer", result, md)
 
 
 if __name__ == "__main__":

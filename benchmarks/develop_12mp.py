@@ -35,13 +35,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results import write_results  # benchmarks/_results.py
 
-from isplab.atomic import write_text_atomic
 from isplab.develop.tiling import plan_tiles
 from isplab.raw.bayer import MAI_WHITE_LEVEL, unpack
 from isplab.runtime.litert import LiteRTModel
 
-OUT = Path(__file__).resolve().parent / "results"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 OFFICIAL = SHARED / "peers" / "microisp-official" / "MicroISP.tflite"
 REAL = SHARED / "data" / "real-raw" / "fast-openisp-test-1920x1080-rggb-10bit.raw"
@@ -205,10 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                            "machine": f"{platform.machine()} {os.cpu_count()} CPUs",
                            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
                            "loadavg_before": load_before, "loadavg_after": os.getloadavg()}}
-    OUT.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(OUT / "develop_12mp.json", json.dumps(result, indent=2) + "\n")
-    write_text_atomic(OUT / "develop_12mp.md", render(result))
-    print(render(result))
+    write_results("develop_12mp", result, render(result))
     return 0
 
 

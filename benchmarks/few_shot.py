@@ -21,14 +21,14 @@ Writes ``benchmarks/results/few_shot.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "results"
+from _results import write_results  # benchmarks/_results.py
+
 WEIGHTS = "pretrained:smallnet"
 SHOTS = (1, 5, 10, 50)
 SWEEP_LRS = (1e-4, 3e-4, 1e-3, 3e-3)
@@ -134,8 +134,6 @@ def main() -> None:
         "threads": args.threads, "machine": platform.processor() or platform.machine(),
         "runtime_s": time.perf_counter() - t0,
     }
-    OUT.mkdir(exist_ok=True)
-    (OUT / "few_shot.json").write_text(json.dumps(result, indent=2) + "\n")
     sd = lambda r: f" ± {r['psnr_sd']:.2f}" if "psnr_sd" in r else ""  # noqa: E731
     md = [
         "# Few-shot adaptation to an unseen camera", "",
@@ -153,8 +151,7 @@ def main() -> None:
         f"Learning rate chosen on camera B's 16 **val** pairs (10 shots, {args.steps} steps, seed 0): "
         + ", ".join(f"lr {k}: {v['psnr']:.2f} dB" for k, v in sweep.items()) + ".",
     ]
-    (OUT / "few_shot.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    write_results("few_shot", result, md)
 
 
 if __name__ == "__main__":

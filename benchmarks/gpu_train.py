@@ -23,9 +23,9 @@ import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "results"
+from _results import write_results  # benchmarks/_results.py
+
 MODELS = "mialgo_3conv,microisp,pynetv2_mobile,smallnet"
 
 
@@ -131,8 +131,6 @@ def main() -> None:
     ran = rows[0]["device_name"]
     result = {"device": rows[0]["device"], "device_name": ran, "batch": args.batch, "patch": args.patch,
               "threads": args.threads, "torch": _torch_version(), "rows": rows}
-    OUT.mkdir(exist_ok=True)
-    (OUT / "gpu_train.json").write_text(json.dumps(result, indent=2) + "\n")
     md = [
         "# Training steps/s and peak memory per model, fp32 and mixed precision", "",
         f"Ran on **{ran}** (`{rows[0]['device']}`), torch {result['torch']}. One training step of the engine "
@@ -147,8 +145,7 @@ def main() -> None:
            f"{r['ms_per_step']:.0f} | {r['speedup_vs_fp32']:.2f}x | {r['peak_mem_mb']:.0f} |" for r in rows]
     bad = [f"{r['model']} {r['amp']}" for r in rows if not r["loss_finite"]]
     md += ["", f"Non-finite loss: {', '.join(bad)}." if bad else "Every loss was finite."]
-    (OUT / "gpu_train.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    write_results("gpu_train", result, md)
 
 
 def _torch_version() -> str:

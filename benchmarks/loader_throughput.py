@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import platform
 import shutil
@@ -32,9 +31,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results import write_results  # benchmarks/_results.py
 from PIL import Image
 
-OUT = Path(__file__).resolve().parent / "results"
 SIDE = 448  # Zurich RAW-to-RGB: 448x448 mosaic (224x224x4 packed) and 448x448 RGB
 DISTINCT = 64
 
@@ -214,11 +213,7 @@ def main() -> None:
                            "pairs_per_s": need, "forward_gflops_per_crop": round(gflops, 2),
                            "sustained_tflops": args.gpu_tflops, "flop_bound_pairs_per_s": round(flop_bound)},
     }
-    OUT.mkdir(exist_ok=True)
-    (OUT / "loader_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = markdown(result)
-    (OUT / "loader_throughput.md").write_text(md)
-    print(md)
+    write_results("loader_throughput", result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ block. Writes ``benchmarks/results/microisp_vs_official.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -27,12 +26,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results import write_results
 
-from isplab.atomic import write_text_atomic
 from isplab.bench import bench_tflite, bench_tflite_alternating, bench_tflite_interleaved
 from isplab.runtime import FULL_HD_INPUT
 
-OUT = Path(__file__).resolve().parent / "results"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 OFFICIAL = SHARED / "peers" / "microisp-official" / "MicroISP.tflite"
 JMU = SHARED / "peers" / "jmu-cvlab-mai22" / "model.tflite"
@@ -137,11 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "seconds": time.time() - started,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(OUT / "microisp_vs_official.json", json.dumps(results, indent=2, allow_nan=False) + "\n")
-    md = render(results)
-    write_text_atomic(OUT / "microisp_vs_official.md", md)
-    print(md)
+    write_results("microisp_vs_official", results, render(results))
     return 0
 
 

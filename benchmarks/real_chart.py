@@ -23,7 +23,6 @@ drawn). Missing shipped weights are skipped (and said so).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -32,13 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import RESULTS, write_results
 from PIL import Image, ImageDraw
 
-from isplab.atomic import write_text_atomic
 from isplab.camera import ULTRAISP_MAI_DOMAIN, RawDomain, adapt_frame
 from isplab.camera.chart import CHART_FILE, grey_patch_chroma, patch_boxes, read_chart
 
-OUT = Path(__file__).resolve().parent / "results"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FRAME = SHARED / "data" / "real-raw" / CHART_FILE
 OFFICIAL = SHARED / "peers" / "microisp-official" / "MicroISP.tflite"
@@ -188,12 +186,8 @@ def main() -> int:
     results = {"frame": str(FRAME.relative_to(SHARED.parent)), "goal_mean_chroma": GOAL, "rows": rows,
                "missing": missing, "seconds": round(time.time() - started, 1),
                "date": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))}
-    OUT.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(OUT / "real_chart.json", json.dumps(results, indent=2, allow_nan=False) + "\n")
-    panels(images, rows).save(OUT / "real_chart.png", optimize=True)
-    md = render(results)
-    write_text_atomic(OUT / "real_chart.md", md)
-    print(md)
+    write_results("real_chart", results, render(results))
+    panels(images, rows).save(RESULTS / "real_chart.png", optimize=True)
     return 0
 
 

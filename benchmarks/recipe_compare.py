@@ -10,19 +10,17 @@ Writes ``benchmarks/results/recipe_compare.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import tempfile
 from pathlib import Path
 
 import torch
+from _results import write_results
 
-from isplab.atomic import write_text_atomic
 from isplab.config import from_dict
 from isplab.train.config import TrainConfig
 from isplab.train.engine import train
 
-OUT = Path(__file__).resolve().parent / "results"
 RECIPES = {
     "l1": [{"name": "l1"}],
     "l1+ssim+histogram": [{"name": "l1"}, {"name": "ssim", "weight": 0.2}, {"name": "histogram", "weight": 0.1}],
@@ -57,16 +55,13 @@ def main() -> None:
             "patch": args.patch, "schedule": "cosine to lr/10",
             "data": "embedded stream (fresh pairs each step); scored on the embedded val photo",
             "torch": torch.__version__, "machine": platform.machine(), "threads": args.threads}
-    OUT.mkdir(exist_ok=True)
-    write_text_atomic(OUT / "recipe_compare.json", json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
     lines = [f"# Recipe comparison: {args.model}, {args.steps} steps x batch {args.batch_size}, lr {args.lr}",
              "", f"Embedded stream ({args.patch}-pixel crops), same seed and data; scored on the val photo (never "
              f"trained on); CPU, {args.threads} threads, torch {torch.__version__}.", "",
              "| recipe | val PSNR (dB) | val SSIM | val ΔE2000 | train time (s) |", "|---|---|---|---|---|"]
     lines += [f"| {r['recipe']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['delta_e']:.2f} | {r['train_s']:.1f} |"
               for r in rows]
-    write_text_atomic(OUT / "recipe_compare.md", "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("recipe_compare", {"meta": meta, "results": rows}, lines)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "results"
+from _results import write_results  # benchmarks/_results.py
+
 MODEL, BATCH, LR = "smallnet", 16, 1e-3
 
 
@@ -149,8 +150,6 @@ def main() -> None:
         "isplab_final_psnr": runs["isplab"]["curve"][-1][2], "isplab_validation_s": runs["isplab"]["val_s"],
         "bare_load_s": runs["bare"]["load_s"], "curves": {k: v["curve"] for k, v in runs.items()},
     }
-    OUT.mkdir(exist_ok=True)
-    (OUT / "train_vs_bare.json").write_text(json.dumps(result, indent=2) + "\n")
     ratio = "never reached" if t_isplab is None else f"{result['time_to_psnr_ratio']:.2f}"
     md = [
         "# isplab training loop vs a bare PyTorch loop", "",
@@ -169,8 +168,7 @@ def main() -> None:
         "isplab's step is faster because it trains channels-last (NHWC) with the fused Adam kernel and keeps the "
         "decoded pairs in memory; the bare loop is NCHW with the default Adam.",
     ]
-    (OUT / "train_vs_bare.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    write_results("train_vs_bare", result, md)
 
 
 if __name__ == "__main__":
