@@ -52,11 +52,11 @@ class TfliteRunner:
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
         try:
-            y = self.model(tile.transpose(0, 2, 3, 1))
+            y = self.model.run_view(tile.transpose(0, 2, 3, 1))
         except LiteRTError as exc:
             raise IsplabError(f"{self.name}: {exc}. A file exported for one input size (e.g. by the graph "
                               "optimiser) develops with --no-resize (tiles of its own size)") from None
-        return y.transpose(0, 3, 1, 2)  # a view: the blend reads it once
+        return y.transpose(0, 3, 1, 2)  # a view of the interpreter's output: the blend reads it once
 
 
 def load_runner(weights: str | Path, resize: bool = True, num_threads: int = 2) -> Any:

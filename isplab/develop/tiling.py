@@ -44,7 +44,10 @@ class Runner(Protocol):
     #: a short human name for metadata and reports
     name: str
 
-    def __call__(self, tile: np.ndarray) -> np.ndarray: ...
+    def __call__(self, tile: np.ndarray) -> np.ndarray:
+        """The output may be a view into the backend's memory (a LiteRT output buffer), valid until the next
+        call: callers use it at once and drop it."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -174,11 +177,12 @@ def tiled_bands(
         for j, x in enumerate(plan.cols.starts):
             tw = min(plan.cols.size, w - x)
             crop = packed[None, :, y:y + th, x:x + tw].astype(np.float32, copy=False)
-            result = runner(np.ascontiguousarray(_reflect_to(crop, (plan.rows.size, plan.cols.size))))
+            result = runner(_reflect_to(crop, (plan.rows.size, plan.cols.size)))
             if result.shape[:2] != (1, 3) or result.shape[2] < 2 * th or result.shape[3] < 2 * tw:
                 raise ValueError(f"{runner.name}: a {crop.shape} tile gave output {result.shape}, "
                                  "expected (1, 3, 2h, 2w)")
             _blend(band, result[0, :, :2 * th, :2 * tw].transpose(1, 2, 0), wy[:2 * th], col_weights[j][:2 * tw], 2 * x)
+            del result  # may be a view of the runner's buffer, which the next tile overwrites
             done += 1
             if progress is not None:
                 progress(done, plan.count)

@@ -37,7 +37,7 @@ class TorchRunner:
 
     @torch.no_grad()
     def __call__(self, tile: np.ndarray) -> np.ndarray:
-        return finest_output(self.model(torch.from_numpy(tile))).float().numpy()
+        return finest_output(self.model(torch.from_numpy(np.ascontiguousarray(tile)))).float().numpy()
 
 
 class ClassicRunner:
@@ -62,4 +62,4 @@ class ClassicRunner:
     def __call__(self, tile: np.ndarray) -> np.ndarray:
         if self.isp is None:
             raise RuntimeError("ClassicRunner needs for_image() before running tiles")
-        return self.isp(torch.from_numpy(tile)).numpy()
+        return self.isp(torch.from_numpy(np.ascontiguousarray(tile))).numpy()

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from isplab.atomic import write_atomic
 from isplab.errors import IsplabError
@@ -39,6 +38,8 @@ LIBRAW_FLIP_TO_EXIF = {0: 1, 3: 3, 5: 8, 6: 6}
 def _exif_bytes(orientation: int | None) -> bytes | None:
     if orientation in (None, 1):
         return None
+    from PIL import Image  # Pillow only for EXIF and JPEG: a plain PNG development does not load it
+
     exif = Image.Exif()
     exif[EXIF_ORIENTATION] = int(orientation)
     return exif.tobytes()
@@ -140,6 +141,8 @@ class JpegWriter(ImageWriter):
         self.pixels[self.rows_done:self.rows_done + rows.shape[0]] = quantize(rows, 8, channels_last=True)
 
     def _finish(self, f) -> None:
+        from PIL import Image
+
         comment = "; ".join(f"{k}: {v}" for k, v in self.metadata.items())
         exif = _exif_bytes(self.orientation)
         buffer = io.BytesIO()

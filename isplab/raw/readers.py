@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
 from isplab.errors import DataError
-from isplab.raw.bayer import CFA, MAI_WHITE_LEVEL, black_level_map, normalize, pack
+from isplab.raw.bayer import CFA, MAI_WHITE_LEVEL, black_level_map, normalize_packed
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: Pillow modes of a 16-bit single-channel PNG (``I`` appears for some writers' 16-bit greyscale).
 PIL_16BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
@@ -63,8 +66,7 @@ class RawImage:
         Not clipped by default, so a dataset PNG gives the model exactly the input it gave in training
         (codes above the white level stay above 1, below the black level below 0); ``clip`` limits to [0, 1].
         """
-        # Normalise before packing so a per-photosite black map lines up with its photosites.
-        return pack(normalize(self.mosaic, self.black_level, self.white_level, clip=clip), self.cfa)
+        return normalize_packed(self.mosaic, self.cfa, self.black_level, self.white_level, clip=clip)
 
 
 def cam_to_srgb_from_xyz(xyz_to_cam: np.ndarray) -> np.ndarray:
@@ -123,6 +125,8 @@ def load_png_mosaic(path: Path) -> np.ndarray:
     """Decode a 16-bit single-channel PNG to a ``(H, W)`` uint16 array (no cropping)."""
     _require_file(path)
     try:
+        from PIL import Image  # only PNG mosaics need Pillow: a .raw or DNG development does not load it
+
         with Image.open(path) as image:
             check_png_mosaic_header(image, path)
             array = np.asarray(image)

@@ -130,6 +130,22 @@ class LiteRTModel:
         self.invoke()
         return self.get_output()
 
+    def run_view(self, x: np.ndarray) -> np.ndarray:
+        """Run NHWC ``x`` (any strides, e.g. a transposed view) without copies around the run: ``x`` is written
+        straight into the input buffer and the output is returned as a read-only **view of the interpreter's
+        buffer**, valid until the next run. Drop it before then: LiteRT refuses to run while a view is alive.
+        Quantized ends fall back to :meth:`__call__` (a fresh float32 array)."""
+        if self.input["dtype"] != np.float32 or self.output["dtype"] != np.float32:
+            return self(x)
+        self.resize(x.shape)
+        buffer = self.interpreter.tensor(self.input["index"])()
+        buffer[...] = x
+        del buffer  # the interpreter runs only when no view of its memory is alive
+        self.invoke()
+        out = self.interpreter.tensor(self.output["index"])()
+        out.flags.writeable = False
+        return out
+
 
 def run_tflite(model: str | Path | bytes, inputs: list[np.ndarray], num_threads: int = 2) -> list[np.ndarray]:
     """Each NHWC array of ``inputs`` through one interpreter; float32 NHWC outputs in the same order."""

@@ -13,6 +13,7 @@ from isplab.raw.bayer import (
     black_level_map,
     mosaic_cfa_after,
     normalize,
+    normalize_packed,
     pack,
     pack_rgb,
     unpack,
@@ -145,6 +146,24 @@ def test_per_channel_black_level(cfa):
     packed = pack(normalize(raw, black_map, 1000, clip=False), cfa)
     expected = 100 / (1000 - per_channel)
     np.testing.assert_allclose(packed, np.broadcast_to(expected, (4, 2, 3)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("cfa", PHASES)
+@pytest.mark.parametrize("black", ["zero", "scalar", "map"])
+@pytest.mark.parametrize("clip", [False, True])
+def test_normalize_packed_is_pack_of_normalize_bit_for_bit(rng, cfa, black, clip):
+    mosaic = rng.integers(0, 1100, (6, 10)).astype(np.uint16)
+    level = {"zero": 0.0, "scalar": 64.0, "map": rng.uniform(30, 70, (6, 10)).astype(np.float32)}[black]
+    fused = normalize_packed(mosaic, cfa, level, 1020, clip=clip)
+    assert fused.dtype == np.float32 and fused.shape == (4, 3, 5)
+    np.testing.assert_array_equal(fused, pack(normalize(mosaic, level, 1020, clip=clip), cfa))
+
+
+def test_normalize_writes_into_out_and_casts_like_astype(rng):
+    codes = rng.integers(0, 1023, (4, 8)).astype(np.uint16)
+    out = np.full((2, 8), np.nan, np.float32)
+    assert normalize(codes[::2], 16, 1020, clip=False, out=out) is out  # a strided view of codes
+    np.testing.assert_array_equal(out, (codes[::2].astype(np.float32) - np.float32(16)) / np.float32(1004))
 
 
 def test_bad_inputs_raise_value_errors():

@@ -61,6 +61,21 @@ def test_outputs_survive_the_next_run(tiny):
     np.testing.assert_array_equal(a, first)
 
 
+def test_run_view_is_a_read_only_view_valid_until_the_next_run(tiny):
+    path, module = tiny
+    model = LiteRTModel(path, num_threads=1)
+    x = np.random.default_rng(2).random((1, 4, 8, 8), dtype=np.float32)
+    view = model.run_view(x.transpose(0, 2, 3, 1))  # strided input: written straight into the buffer
+    assert not view.flags.writeable and not view.flags.owndata
+    np.testing.assert_allclose(view, _torch(module, x.transpose(0, 2, 3, 1)), atol=1e-5)
+    with pytest.raises(LiteRTError, match="reference"):  # a live view: LiteRT refuses to overwrite it
+        model.run_view(x[:, :, ::-1].transpose(0, 2, 3, 1))
+    first = view.copy()
+    del view
+    assert model.run_view(x.transpose(0, 2, 3, 1)).tobytes() == first.tobytes()
+    np.testing.assert_array_equal(first, model(np.ascontiguousarray(x.transpose(0, 2, 3, 1))))
+
+
 def test_bytes_and_run_tflite(tiny):
     path, module = tiny
     x = np.random.default_rng(1).random((1, 8, 8, 4), dtype=np.float32)
