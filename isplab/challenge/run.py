@@ -35,7 +35,7 @@ from isplab.data.splits import EvalSet
 from isplab.evaluate import evaluate
 from isplab.images import to_uint8
 from isplab.losses import LossTerm
-from isplab.models.weights import load_checkpoint, load_model_from_checkpoint
+from isplab.models.weights import load_checkpoint, load_model_from_checkpoint, raw_domain
 from isplab.runtime import FULL_HD_INPUT
 from isplab.train.config import ObjectiveConfig, ScheduleConfig, StageConfig, TrainConfig
 from isplab.train.data import RunData, build_run_data, classic_for
@@ -252,7 +252,8 @@ def train_and_score(
     from isplab.export import export_tflite
 
     tflite = folder / "model.tflite"
-    report = export_tflite(model, tflite, input_size=bench.input_size, parity_inputs=[images.first()])
+    report = export_tflite(model, tflite, input_size=bench.input_size, parity_inputs=[images.first()],
+                           raw_domain=raw_domain(state, last))
     write_text_atomic(folder / "export.txt", report.render() + "\n")
     log(f"{name}: exported {tflite} ({report.size_bytes / 2**20:.3f} MB), parity max-abs "
         f"{report.parity.max_abs:.2e}, GPU audit {'clean' if report.audit.clean else 'PROBLEMS'}")

@@ -31,7 +31,7 @@ def add_tiling_options(p: argparse.ArgumentParser) -> None:
                         "receptive-field radius is <= overlap/4")
     p.add_argument("--no-resize", action="store_true",
                    help="run a .tflite at its own input size (tiles of exactly that size) instead of resizing; "
-                        "needed for optimised exports, which are built for one size")
+                        "files that cannot be resized (optimised exports, built for one size) do so anyway")
     p.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads")
 
 

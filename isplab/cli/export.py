@@ -63,13 +63,13 @@ def run(args: argparse.Namespace) -> int:
 
         check_settings(DevelopSettings(read_options=raw_options(args)))
     remove_stale_temps(check_writable(args.out, "exported model (--out)").parent)
-    model, name = load_export_model(args.weights, args.model)
+    model, name, domain = load_export_model(args.weights, args.model)
     calibration, parity_inputs = export_data(args.calib_data, args.parity_data or args.calib_data)
     report = export_tflite(
         model, args.out, input_size=args.input_size, precision=args.precision, calibration=calibration,
         int8_io=args.int8_io, parity_inputs=parity_inputs, raw_frames=read_raw_frames(args.parity_raw,
                                                                                       raw_options(args)),
-        budget=budget, dynamic=args.dynamic, strict=args.strict, optimize=args.optimize)
+        budget=budget, dynamic=args.dynamic, strict=args.strict, optimize=args.optimize, raw_domain=domain)
     print(f"model {name}")
     print(report.render())
     return 0

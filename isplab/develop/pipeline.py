@@ -108,9 +108,16 @@ def develop_image(image: RawImage, runner: Runner, settings: DevelopSettings,
     return run_tiled(packed, _bound(runner, image, packed), tile_size(runner, settings), settings.overlap, progress)
 
 
-def tile_size(runner: Runner, settings: DevelopSettings) -> int:
-    """The tile side to use: the settings', else the runner's default, else 512 (packed pixels)."""
+def tile_size(runner: Runner, settings: DevelopSettings) -> int | tuple[int, int]:
+    """The tile to use (packed pixels): a fixed-size runner's own ``(th, tw)``, else the settings' side, else
+    the runner's default, else 512."""
+    if runner.fixed_size is not None:
+        return runner.fixed_size
     return settings.tile if settings.tile is not None else getattr(runner, "default_tile", 512)
+
+
+def _tile_text(tile: int | tuple[int, int]) -> str:
+    return str(tile) if isinstance(tile, int) else f"{tile[0]}x{tile[1]}"
 
 
 def check_settings(settings: DevelopSettings) -> DevelopSettings:
@@ -168,8 +175,9 @@ def develop_file(path: str | Path, runner: Runner, out_dir: str | Path, settings
         "Software": f"isplab {__version__}",
         "Description": f"developed from {path.name} by {runner.name}",
         "isplab.model": runner.name,
-        "isplab.settings": f"tile={tile_size(runner, settings)} overlap={settings.overlap} format={settings.fmt} "
-                           f"cfa={image.cfa.value} black={np.mean(image.black_level):g} white={image.white_level:g}",
+        "isplab.settings": f"tile={_tile_text(tile_size(runner, settings))} overlap={settings.overlap} "
+                           f"format={settings.fmt} cfa={image.cfa.value} black={np.mean(image.black_level):g} "
+                           f"white={image.white_level:g}",
         "isplab.adapter": json.dumps(adapter, default=float),
     }
     orientation = source_orientation(path) if settings.copy_orientation else None

@@ -10,14 +10,17 @@ no torch, so developing with a ``.tflite`` starts in a fraction of a second.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from isplab.camera.profile import RawDomain
 from isplab.errors import IsplabError
 from isplab.raw.readers import RawImage
 from isplab.runtime.litert import LiteRTError, LiteRTModel
+from isplab.runtime.tflite_metadata import RAW_DOMAIN, read_metadata
 
 #: ``--weights`` value selecting the classical reference ISP.
 CLASSIC = "classic"
@@ -28,9 +31,10 @@ class TfliteRunner:
     (:class:`~isplab.runtime.litert.LiteRTModel`, allocated once per tile shape).
 
     ``resize`` (default: yes) lets the interpreter take any tile size; with ``resize=False`` the file's own
-    input size is the tile size (edge tiles are reflect-padded): what optimised exports, built for one
-    size, need. The default tile is 256: LiteRT's arena grows with the input (about 4 KB per packed pixel
-    for the official MicroISP file), and 256 was also faster on a 2-core CPU
+    input size is the tile size (edge tiles are reflect-padded). A graph that cannot be resized (isplab's
+    optimised exports are built for one size) is found out here, by trying the default tile, and then runs
+    at its own size as with ``resize=False``. The default tile is 256: LiteRT's arena grows with the input
+    (about 4 KB per packed pixel for the official MicroISP file), and 256 was also faster on a 2-core CPU
     (``benchmarks/results/develop_12mp.md``).
     """
 
@@ -44,8 +48,16 @@ class TfliteRunner:
         shape = self.model.file_shape
         if len(shape) != 4 or shape[3] != 4:
             raise IsplabError(f"{path}: input shape {list(shape)} is not NHWC packed raw [1, h, w, 4]")
-        self.fixed_size = None if resize or self.model.dynamic else (shape[1], shape[2])
+        own = (shape[1], shape[2])
+        if self.model.dynamic:
+            self.fixed_size = None
+        elif resize:
+            self.fixed_size = None if self.model.resizable((1, self.default_tile, self.default_tile, 4)) else own
+        else:
+            self.fixed_size = own
         self.name = f"{Path(path).name} (TFLite)"
+        #: the raw domain stored by ``isplab export`` (the camera adapter maps frames into it), or ``None``
+        self.domain = tflite_raw_domain(path)
 
     def for_image(self, image: RawImage | None, packed: np.ndarray) -> TfliteRunner:
         return self
@@ -54,9 +66,21 @@ class TfliteRunner:
         try:
             y = self.model.run_view(tile.transpose(0, 2, 3, 1))
         except LiteRTError as exc:
-            raise IsplabError(f"{self.name}: {exc}. A file exported for one input size (e.g. by the graph "
-                              "optimiser) develops with --no-resize (tiles of its own size)") from None
+            raise IsplabError(f"{self.name}: {exc}. Develop with --no-resize (tiles of the file's own size)") from None
         return y.transpose(0, 3, 1, 2)  # a view of the interpreter's output: the blend reads it once
+
+
+def tflite_raw_domain(path: str | Path) -> RawDomain | None:
+    """The raw domain an ``isplab export`` stored in a ``.tflite`` (``None`` for files without one, such as
+    the official MicroISP file or a freshly initialised model's export)."""
+    entry = read_metadata(path).get(RAW_DOMAIN)
+    if entry is None:
+        return None
+    try:
+        return RawDomain.from_dict(json.loads(entry), str(path))
+    except ValueError as exc:  # JSONDecodeError is a ValueError
+        raise IsplabError(f"{path}: its stored raw domain is unreadable ({exc}). Re-export the file with "
+                          "`isplab export`, or develop with --no-adapt") from None
 
 
 def load_runner(weights: str | Path, resize: bool = True, num_threads: int = 2) -> Any:

@@ -19,6 +19,7 @@ import contextlib
 import copy
 import dataclasses
 import io
+import json
 import os
 import tempfile
 import time
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 
 from isplab.atomic import check_writable, publish
+from isplab.camera.profile import RawDomain
 from isplab.errors import IsplabError, first_line
 from isplab.export.audit import AuditReport, audit_tflite
 from isplab.export.optimize import optimize_for_export
@@ -45,6 +47,7 @@ from isplab.export.tensor_names import shorten_tensor_names
 from isplab.export.wrapper import INPUT_NAME, OUTPUT_NAME, ExportWrapper
 from isplab.raw.readers import RawImage
 from isplab.runtime import FULL_HD_INPUT
+from isplab.runtime.tflite_metadata import RAW_DOMAIN, add_metadata
 
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_INPUT_SIZE = FULL_HD_INPUT
@@ -66,13 +69,18 @@ class ExportReport:
     seconds: float
     #: optimiser rewrites applied (one entry per replaced module); empty when none matched or it was off
     rewrites: list[str] = field(default_factory=list)
+    #: the raw domain stored in the file (``None``: none, frames are developed as read)
+    raw_domain: RawDomain | None = None
 
     def render(self) -> str:
         head = (f"exported {self.path} ({self.precision}, {self.size_bytes / 1024:.1f} KiB, "
                 f"{INPUT_NAME} {list(self.input_shape)} -> {OUTPUT_NAME} {list(self.output_shape)}, "
                 f"{self.seconds:.1f} s)")
         rewrites = ", ".join(sorted(set(self.rewrites))) or "none applied"
-        return "\n".join([head, f"optimiser: {rewrites}", self.parity.render(), self.audit.render()])
+        domain = (f"raw domain: {self.raw_domain.camera or 'stored'} (in the file: `isplab develop` adapts "
+                  "camera frames to it)" if self.raw_domain else
+                  "raw domain: none stored (a fresh model): `isplab develop` feeds frames as read")
+        return "\n".join([head, f"optimiser: {rewrites}", domain, self.parity.render(), self.audit.render()])
 
 
 def reparameterize_for_export(model: nn.Module) -> nn.Module:
@@ -161,6 +169,7 @@ def export_tflite(
     dynamic: bool = False,
     strict: bool = False,
     optimize: bool = True,
+    raw_domain: RawDomain | None = None,
 ) -> ExportReport:
     """Convert ``model`` to ``out_path`` and prove it.
 
@@ -180,6 +189,9 @@ def export_tflite(
         strict: fail when the mobile-GPU audit finds problems.
         optimize: apply the export-time graph optimiser (:mod:`isplab.export.optimize`); the fp32 proof
             then holds the file to ``budget.optimized_max_abs`` against the original model.
+        raw_domain: the raw domain the model was trained in (a checkpoint's), stored in the file
+            (:data:`isplab.runtime.tflite_metadata.RAW_DOMAIN`) so ``isplab develop`` adapts a camera's frames
+            to it as it does for the checkpoint; ``None`` (a fresh model): frames are fed as read.
 
     Raises:
         ExportError, ParityError, RewriteError: nothing is written to ``out_path`` in any case.
@@ -199,15 +211,17 @@ def export_tflite(
         samples += [Sample(f"synthetic-{alt[0]}x{alt[1]}", s.packed) for s in synthetic_samples(alt, n=1)]
     was_training = model.training
     try:
-        return _export(model.eval(), out_path, input_size, precision, calibration, int8_io, samples,
-                       budget or ParityBudget(), dynamic, strict, optimize and not dynamic, start)
+        report = _export(model.eval(), out_path, input_size, precision, calibration, int8_io, samples,
+                         budget or ParityBudget(), dynamic, strict, optimize and not dynamic, start, raw_domain)
     finally:
         model.train(was_training)
+    return report
 
 
 def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], precision: str,
             calibration: Iterable | None, int8_io: bool, samples: list[Sample], budget: ParityBudget,
-            dynamic: bool, strict: bool, optimize: bool, start: float) -> ExportReport:
+            dynamic: bool, strict: bool, optimize: bool, start: float, raw_domain: RawDomain | None
+            ) -> ExportReport:
     export_model, rewrites = reparameterize_for_export(original), []
     if optimize:
         optimized = optimize_for_export(export_model, input_size, [s.packed for s in samples[:2]])
@@ -227,6 +241,8 @@ def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], pr
         data = quantize_int8(data, packed_nhwc(calibration, input_size), input_name=INPUT_NAME, int8_io=int8_io)
     # Last, so the quantizers see the converter's own names.
     data = shorten_tensor_names(data)
+    if raw_domain is not None:
+        data = add_metadata(data, {RAW_DOMAIN: json.dumps(raw_domain.to_dict()).encode()})
 
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
     tmp = Path(tmp_name)
@@ -246,4 +262,4 @@ def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], pr
     g = audit.graph
     in_t, out_t = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
     return ExportReport(out_path, precision, in_t.signature, out_t.signature, len(data), parity, audit,
-                        time.perf_counter() - start, rewrites)
+                        time.perf_counter() - start, rewrites, raw_domain)

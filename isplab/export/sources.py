@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from isplab.camera.profile import RawDomain
 from isplab.errors import IsplabError
 from isplab.raw.readers import RawImage
 
@@ -17,23 +18,25 @@ from isplab.raw.readers import RawImage
 CALIB_SAMPLES, PARITY_SAMPLES = 64, 8
 
 
-def load_export_model(weights: str | Path | None, model_name: str | None) -> tuple[nn.Module, str]:
-    """``(model in eval mode, name)`` from a checkpoint (``weights``), or a freshly initialised registered
-    model (``model_name`` alone: for size and runtime tests)."""
+def load_export_model(weights: str | Path | None, model_name: str | None
+                      ) -> tuple[nn.Module, str, RawDomain | None]:
+    """``(model in eval mode, name, raw domain)`` from a checkpoint (``weights``; the domain it was trained
+    in), or a freshly initialised registered model (``model_name`` alone, no domain: for size and runtime
+    tests)."""
     if weights:
-        from isplab.models.weights import load_model_from_checkpoint
+        from isplab.models.weights import load_model_from_checkpoint, raw_domain
 
         model, state = load_model_from_checkpoint(weights)
         if model_name and model_name != state["model_name"]:
             raise IsplabError(f"{weights}: holds a {state['model_name']!r} model, not {model_name!r}. "
                               "Drop --model or pass the matching checkpoint")
-        return model, state["model_name"]
+        return model, state["model_name"], raw_domain(state, weights)
     if not model_name:
         raise IsplabError("nothing to export: pass --weights CKPT, or --model NAME for a freshly initialised "
                           "model (see `isplab models`)")
     from isplab.models import create_model
 
-    return create_model(model_name).eval(), model_name
+    return create_model(model_name).eval(), model_name, None
 
 
 def dataset_items(folder: str | Path, count: int, skip: set[int] | None = None) -> tuple[list[Any], set[int]]:

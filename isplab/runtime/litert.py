@@ -100,6 +100,9 @@ class LiteRTModel:
                 self.interpreter.resize_tensor_input(self.input["index"], list(shape), strict=False)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
+            # Back to the file's shape, unallocated: the next resize starts from a consistent interpreter.
+            self.interpreter.resize_tensor_input(self.input["index"], list(self.file_shape), strict=False)
+            self.input_shape = None
             if shape == self.file_shape:
                 raise LiteRTError(f"{self.name}: the TFLite runtime cannot prepare this model ({first_line(exc)}). "
                                   "See `isplab inspect` for the offending op, or re-export it") from None
@@ -107,6 +110,15 @@ class LiteRTModel:
                               f"has shapes fixed at export. Use its own input size {list(self.file_shape)} "
                               "(omit --input-size) or re-export at this size") from None
         self.input_shape = shape
+
+    def resizable(self, shape: tuple[int, ...]) -> bool:
+        """Whether the graph runs at input ``shape`` (allocating there when it does). Fixed-size graphs,
+        such as isplab's optimised exports (reshapes baked for one size), do not."""
+        try:
+            self.resize(shape)
+        except LiteRTError:
+            return False
+        return True
 
     def set_input(self, x: np.ndarray) -> None:
         """Resize to ``x``'s shape when needed and copy ``x`` (quantized for int8 inputs) into the input."""

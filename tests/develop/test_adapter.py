@@ -80,3 +80,31 @@ def test_develop_without_weights_uses_the_best_pretrained_model(tmp_path, mosaic
     with Image.open(tmp_path / "out" / "shot.png") as im:
         assert f"pretrained:{name}" in im.text["isplab.model"]
         assert json.loads(im.text["isplab.adapter"])["adapter"] == "on"
+
+
+def test_an_exported_tflite_carries_the_domain_and_develops_as_its_checkpoint(tmp_path, smallnet, mosaic,
+                                                                             write_png16):
+    """`isplab export` stores the checkpoint's raw domain in the file: developing with the .tflite adapts the
+    frame exactly as the checkpoint does (before, a .tflite got the frame as read: a colour cast)."""
+    from isplab.develop.runners import load_runner
+    from isplab.models.weights import model_checkpoint, save_checkpoint
+
+    domain = ISPLAB_DOMAIN.with_neutral(NEUTRAL)
+    ckpt = save_checkpoint(tmp_path / "m.pt", model_checkpoint("smallnet", {}, smallnet, domain))
+    src = write_png16(tmp_path / "shot.png", mosaic())
+    assert main(["export", "--weights", str(ckpt), "--out", str(tmp_path / "m.tflite"), "--input-size",
+                 "32x40"]) == 0
+    assert load_runner(tmp_path / "m.tflite").domain == domain
+    pictures = {}
+    for name, weights in (("tflite", tmp_path / "m.tflite"), ("checkpoint", ckpt)):
+        assert main(["develop", str(src), "--weights", str(weights), "--out", str(tmp_path / name), "--quiet"]) == 0
+        with Image.open(tmp_path / name / "shot.png") as im:
+            assert json.loads(im.text["isplab.adapter"])["target"]["neutral"] == list(NEUTRAL)
+            pictures[name] = np.asarray(im).astype(int)
+    assert np.abs(pictures["tflite"] - pictures["checkpoint"]).max() <= 1
+
+    assert main(["export", "--model", "smallnet", "--out", str(tmp_path / "fresh.tflite"), "--input-size",
+                 "32x40"]) == 0  # a fresh model has no training domain: frames go in as read, and it says so
+    assert load_runner(tmp_path / "fresh.tflite").domain is None
+    _, info = model_input(read_raw(src), load_runner(tmp_path / "fresh.tflite"), DevelopSettings())
+    assert info["adapter"].startswith("not applied")

@@ -42,6 +42,25 @@ def test_tflite_runner_tiled_matches_torch_whole_frame(exported, packed, resize)
     assert np.abs(tiled - whole).max() <= 1e-4
 
 
+def test_a_graph_built_for_one_size_develops_at_that_size(tmp_path, packed):
+    """isplab's optimised export (reshapes baked for one size) cannot be resized: the runner finds that out
+    by trying its default tile and runs the file's own size, the same as --no-resize, instead of failing."""
+    from isplab.export import export_tflite
+    from isplab.models import create_model
+
+    torch.manual_seed(0)
+    path = tmp_path / "microisp_0.5-80x96.tflite"
+    assert export_tflite(create_model("microisp_0.5").eval(), path, input_size=(80, 96)).rewrites
+    runner = load_runner(path)
+    assert runner.fixed_size == (80, 96)
+    frame = np.tile(packed, (1, 3, 3))[:, :130, :150]
+    np.testing.assert_array_equal(run_tiled(frame, runner, tile=64, overlap=16),
+                                  run_tiled(frame, load_runner(path, resize=False), tile=64, overlap=16))
+    model = runner.model  # a failed resize leaves the interpreter usable at other shapes it accepts
+    assert not model.resizable((1, 64, 64, 4)) and model.input_shape is None
+    assert model(np.zeros((1, 80, 96, 4), np.float32)).shape == (1, 160, 192, 3)
+
+
 def test_torch_runner_from_checkpoint(tmp_path, smallnet, packed):
     ckpt = save_checkpoint(tmp_path / "m.pt", model_checkpoint("smallnet", {}, smallnet))
     runner = load_runner(ckpt)

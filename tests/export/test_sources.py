@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from isplab.camera.profile import ISPLAB_DOMAIN
 from isplab.errors import IsplabError
 from isplab.export.sources import load_export_model, read_raw_frames
 from isplab.models import create_model
@@ -15,9 +16,9 @@ from isplab.models.weights import model_checkpoint, save_checkpoint
 def test_checkpoint_or_fresh_model(tmp_path):
     torch.manual_seed(0)
     ckpt = save_checkpoint(tmp_path / "m.pt", model_checkpoint("smallnet", {}, create_model("smallnet")))
-    model, name = load_export_model(ckpt, None)
-    assert name == "smallnet" and not model.training
-    assert load_export_model(None, "mialgo_3conv")[1] == "mialgo_3conv"
+    model, name, domain = load_export_model(ckpt, None)
+    assert name == "smallnet" and not model.training and domain == ISPLAB_DOMAIN  # its training domain
+    assert load_export_model(None, "mialgo_3conv")[1:] == ("mialgo_3conv", None)  # a fresh model has none
     with pytest.raises(IsplabError, match="not 'microisp'"):
         load_export_model(ckpt, "microisp")
     with pytest.raises(IsplabError, match="nothing to export"):
