@@ -1,9 +1,11 @@
 """The thin CLI commands owned by no other test module: models, import."""
 
+import numpy as np
 import torch
 
+from isplab.camera.profile import ULTRAISP_MAI_DOMAIN
 from isplab.cli import main
-from isplab.models.weights import load_model_from_checkpoint
+from isplab.models.weights import load_model_from_checkpoint, raw_domain
 
 
 def test_models_lists_every_registered_model(capsys):
@@ -21,6 +23,10 @@ def test_import_official_microisp_gives_a_loadable_checkpoint(tmp_path, shared_f
     assert main(["import", "microisp", "--from", str(src), "--out", str(ckpt)]) == 0
     model, state = load_model_from_checkpoint(ckpt)
     assert state["model_name"] == "microisp"
+    # the domain the official weights were trained in (MAI raws: / 1020, pedestal kept), calibrated on import
+    domain = raw_domain(state)
+    assert domain.with_neutral(None) == ULTRAISP_MAI_DOMAIN and "neutral (B, Gr, R, Gb)" in capsys.readouterr().out
+    np.testing.assert_allclose(domain.neutral, (0.716, 1.0, 0.748, 1.0), atol=0.01)  # benchmarks/real_chart.md
     from isplab.export.tflite_weights import load_tflite_model
 
     reference = load_tflite_model("microisp", src)

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from isplab.camera.calibrate import Calibration
 
 
 def _levels(text: str) -> tuple[float, ...]:
@@ -27,7 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from isplab.camera.calibrate import DEFAULT_LEVELS, calibrate_checkpoint
 
-    path, result = calibrate_checkpoint(args.weights, args.out, args.levels or DEFAULT_LEVELS)
+    report(*calibrate_checkpoint(args.weights, args.out, args.levels or DEFAULT_LEVELS))
+    return 0
+
+
+def report(path: Path, result: Calibration) -> None:
+    """Print a calibration's neutral, remaining chroma per level and convergence."""
     neutral = ", ".join(f"{v:.4f}" for v in result.neutral)
     chroma = ", ".join(f"{lv:g}: {'black' if c is None else f'{c:.2g}'}"
                        for lv, c in zip(result.levels, result.chroma, strict=True))
@@ -36,4 +46,3 @@ def run(args: argparse.Namespace) -> int:
     if not result.converged:
         print(f"warning: not converged after {result.iterations} iterations: the model's colour depends on "
               "exposure; the neutral is a least-squares compromise over the levels (see the chroma per level)")
-    return 0

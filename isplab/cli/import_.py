@@ -17,32 +17,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="checkpoint .pt to write")
     p.add_argument("--input-scale", type=float,
                    help="white level of the file's raw input, where the mapper takes one (jmu_cvlab)")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="do not find the model's neutral (by default the import runs `isplab calibrate` on the "
+                        "new checkpoint, so the camera adapter can white-balance frames for it)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from isplab.models.imports import pytorch_sources
-
-    if args.model in pytorch_sources():
-        return run_pytorch(args)
-    from isplab.export.tflite_weights import load_tflite_model
     from isplab.models import count_parameters
+    from isplab.models.imports import import_pytorch, pytorch_sources
     from isplab.models.weights import model_checkpoint, save_checkpoint
 
-    options = {} if args.input_scale is None else {"input_scale": args.input_scale}
-    model = load_tflite_model(args.model, args.source, **options)
-    path = save_checkpoint(args.out, model_checkpoint(args.model, {}, model))
-    print(f"imported {count_parameters(model):,} parameters of {args.source} into {args.model} -> {path}")
-    return 0
+    if args.model in pytorch_sources():  # community .pth: the importer knows the authors' raw domain
+        model_name, model, domain = import_pytorch(args.model, args.source)
+    else:
+        from isplab.export.tflite_weights import load_tflite_model
+        from isplab.models.registry import TFLITE_MAPPERS
 
-
-def run_pytorch(args: argparse.Namespace) -> int:
-    """A community ``.pth`` (:mod:`isplab.models.imports`): the checkpoint carries the authors' raw domain."""
-    from isplab.models import count_parameters
-    from isplab.models.imports import import_pytorch
-    from isplab.models.weights import model_checkpoint, save_checkpoint
-
-    model_name, model, domain = import_pytorch(args.model, args.source)
+        options = {} if args.input_scale is None else {"input_scale": args.input_scale}
+        model_name, model = args.model, load_tflite_model(args.model, args.source, **options)
+        domain = TFLITE_MAPPERS.get(args.model).domain  # the raw domain the file's weights were trained in
     path = save_checkpoint(args.out, model_checkpoint(model_name, {}, model, domain))
-    print(f"imported {count_parameters(model):,} parameters of {args.source} into {model_name} -> {path}")
+    print(f"imported {count_parameters(model):,} parameters of {args.source} into {model_name} -> {path} "
+          f"(raw domain: {domain.camera or 'unnamed'})")
+    if not args.no_calibrate and domain.neutral is None:
+        from isplab.camera.calibrate import calibrate_checkpoint
+        from isplab.cli.calibrate import report
+
+        report(*calibrate_checkpoint(path))
     return 0

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from isplab.camera.profile import ULTRAISP_MAI_DOMAIN
 from isplab.errors import IsplabError
 from isplab.models.ops import depth_to_space
 from isplab.models.registry import TFLITE_MAPPERS, register_model
@@ -146,7 +147,8 @@ def _official_slots(model: MicroISP, colour: int) -> list[ConvSlot]:
     return slots
 
 
-@TFLITE_MAPPERS.register("microisp", "microisp_0.5")
+# The official weights were trained on the MAI 2022 (Fujifilm UltraISP) raws: raw / 1020, black pedestal kept.
+@TFLITE_MAPPERS.register("microisp", "microisp_0.5", domain=ULTRAISP_MAI_DOMAIN)
 def map_official_tflite(graph: Graph, model: MicroISP) -> dict:
     """Official ``MicroISP.tflite``: the final CONCATENATION's inputs are the R, G, B branches.
 

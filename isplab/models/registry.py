@@ -16,6 +16,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from isplab.camera.profile import ISPLAB_DOMAIN, RawDomain
 from isplab.registry import Entry, Registry
 
 _Factory = TypeVar("_Factory", bound=Callable[..., nn.Module])
@@ -51,10 +52,19 @@ class ModelEntry(Entry):
 MODELS: Registry[ModelEntry] = Registry("model", ModelEntry, hint="see `isplab models`")
 
 
+@dataclass(frozen=True)
+class MapperEntry(Entry):
+    """A TFLite weight mapper and the raw domain the file's weights were trained in (what ``isplab import``
+    stores in the checkpoint, so the camera adapter feeds them their own input)."""
+
+    domain: RawDomain = ISPLAB_DOMAIN
+
+
 #: Readers of an official ``.tflite`` file's weights, ``(graph, model, **options) -> state dict``, registered
 #: next to their model (``microisp.py``, ``zoo/jmu.py``) under the model names they fill; run by
 #: :func:`isplab.export.tflite_weights.import_tflite_weights`.
-TFLITE_MAPPERS: Registry[Entry] = Registry("TFLite weight mapper", hint="see `isplab import --help`")
+TFLITE_MAPPERS: Registry[MapperEntry] = Registry("TFLite weight mapper", MapperEntry,
+                                                 hint="see `isplab import --help`")
 
 
 def register_model(

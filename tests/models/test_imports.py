@@ -87,6 +87,10 @@ def test_cli_import_writes_checkpoint_with_their_domain(shared_file, tmp_path, c
     domain = raw_domain(state)
     assert state["model_name"] == "mialgo_3conv"
     assert domain.black == (62.0, 60.0, 58.0, 61.0) and domain.white == (1023.0,) * 4
+    assert domain.neutral is not None and "calibration" in state  # calibrated on import
+    assert main(["import", "efficientisp", "--from", str(src), "--out", str(tmp_path / "raw.pt"),
+                 "--no-calibrate"]) == 0
+    assert raw_domain(load_model_from_checkpoint(tmp_path / "raw.pt")[1]).neutral is None
 
 
 def test_crd_to_dcr_turns_pixel_shuffle_into_depth_to_space() -> None:

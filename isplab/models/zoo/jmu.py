@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from isplab.camera.profile import ULTRAISP_MAI_DOMAIN
 from isplab.errors import IsplabError
 from isplab.models.blocks import CBAM
 from isplab.models.registry import TFLITE_MAPPERS, register_model
@@ -114,7 +115,8 @@ def jmu_cvlab() -> JMUNet:
     return JMUNet()
 
 
-@TFLITE_MAPPERS.register("jmu_cvlab")
+# Trained on the MAI 2022 (Fujifilm UltraISP) raws; ``input_scale`` folds the file's scaling into conv1.
+@TFLITE_MAPPERS.register("jmu_cvlab", domain=ULTRAISP_MAI_DOMAIN)
 def map_submitted_tflite(graph: Graph, model: JMUNet, input_scale: float = MAI_WHITE_LEVEL) -> dict:
     """JMU-CVLab's submitted ``model.tflite`` (Keras graph: smallnet, tone curve, CBAM refinement).
 
