@@ -6,6 +6,7 @@ import pytest
 
 from isplab.challenge.run import BUDGETS, DEFAULT_MODELS, QUICK_PLANS, challenge_config
 from isplab.cli import main
+from isplab.runtime.tflite_metadata import RAW_DOMAIN, read_metadata
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,8 @@ def test_writes_leaderboard_and_results(challenge_out):
         r = results[name]
         assert r["gpu_audit"] == "pass" and r["cpu_runtime_ms"] > 0 and r["size_mb"] > 0
         assert r["extra"]["parity_max_abs"] <= 1e-4 and r["delta_e"] > 0
-        assert (out / "models" / name / "model.tflite").is_file()
+        # the exported file carries its checkpoint's raw domain: `isplab develop` adapts camera frames with it
+        assert RAW_DOMAIN in read_metadata(out / "models" / name / "model.tflite")
         assert len(r["crops"]) == 4
     for r in results.values():  # scored on the val photo, test photo beside it: neither trained on
         assert r["extra"]["split"] == "val" and "chelsea" in r["extra"]["scored_on"]
