@@ -10,7 +10,6 @@ no torch, so developing with a ``.tflite`` starts in a fraction of a second.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from isplab.camera.profile import RawDomain
 from isplab.errors import IsplabError
 from isplab.raw.readers import RawImage
 from isplab.runtime.litert import LiteRTError, LiteRTModel
-from isplab.runtime.tflite_metadata import RAW_DOMAIN, read_metadata
+from isplab.runtime.tflite_metadata import read_raw_domain
 
 #: ``--weights`` value selecting the classical reference ISP.
 CLASSIC = "classic"
@@ -73,14 +72,8 @@ class TfliteRunner:
 def tflite_raw_domain(path: str | Path) -> RawDomain | None:
     """The raw domain an ``isplab export`` stored in a ``.tflite`` (``None`` for files without one, such as
     the official MicroISP file or a freshly initialised model's export)."""
-    entry = read_metadata(path).get(RAW_DOMAIN)
-    if entry is None:
-        return None
-    try:
-        return RawDomain.from_dict(json.loads(entry), str(path))
-    except ValueError as exc:  # JSONDecodeError is a ValueError
-        raise IsplabError(f"{path}: its stored raw domain is unreadable ({exc}). Re-export the file with "
-                          "`isplab export`, or develop with --no-adapt") from None
+    data = read_raw_domain(path)
+    return None if data is None else RawDomain.from_dict(data, str(path))
 
 
 def load_runner(weights: str | Path, resize: bool = True, num_threads: int = 2) -> Any:

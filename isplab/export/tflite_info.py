@@ -33,6 +33,8 @@ class TfliteInfo:
     parameters: int
     macs: int
     audit: AuditReport
+    #: the raw domain ``isplab export`` stored (``camera`` text, or ``None`` when the file has none)
+    raw_domain: str | None = None
 
     @property
     def flops(self) -> int:
@@ -49,6 +51,8 @@ class TfliteInfo:
         lines.append(f"MACs {self.macs:,} ({self.macs / 1e9:.3f} G), FLOPs {self.flops:,} "
                      f"({self.flops / 1e9:.3f} G) at the input size")
         lines.append("ops " + ", ".join(f"{k} x{v}" for k, v in self.op_histogram.items()))
+        lines.append(f"raw domain: {self.raw_domain} (the camera adapter maps frames into it)" if self.raw_domain
+                     is not None else "raw domain: none stored (frames are developed as read)")
         return "\n".join([*lines, self.audit.render()])
 
 
@@ -108,4 +112,12 @@ def inspect_tflite(model: str | Path | bytes) -> TfliteInfo:
         parameters=count_parameters(g),
         macs=count_macs(g),
         audit=audit_graph(g),
+        raw_domain=_stored_domain(model),
     )
+
+
+def _stored_domain(model: str | Path | bytes) -> str | None:
+    from isplab.runtime.tflite_metadata import read_raw_domain
+
+    data = read_raw_domain(model)
+    return None if data is None else str(data.get("camera") or "unnamed")

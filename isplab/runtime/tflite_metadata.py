@@ -8,6 +8,7 @@ The interpreter ignores entries it does not know. numpy and LiteRT's schema bind
 
 from __future__ import annotations
 
+import json
 import mmap
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,6 +48,24 @@ def read_metadata(model: str | Path | bytes) -> dict[str, bytes]:
     path = Path(model)
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
         return _entries(view, str(path))
+
+
+def read_raw_domain(model: str | Path | bytes) -> dict | None:
+    """The raw domain stored under :data:`RAW_DOMAIN` as a plain dict (``None`` when the file has none)."""
+    entry = read_metadata(model).get(RAW_DOMAIN)
+    if entry is None:
+        return None
+    try:
+        data = json.loads(entry)
+    except ValueError as exc:  # JSONDecodeError and bad UTF-8 are ValueErrors
+        data, exc_text = None, str(exc)
+    else:
+        exc_text = "not a JSON object"
+    if not isinstance(data, dict):
+        source = model if isinstance(model, str | Path) else "<model bytes>"
+        raise IsplabError(f"{source}: its stored raw domain is unreadable ({exc_text}). Re-export the file with "
+                          "`isplab export`, or develop with --no-adapt")
+    return data
 
 
 def _entries(buf: bytes | bytearray | mmap.mmap, source: str) -> dict[str, bytes]:

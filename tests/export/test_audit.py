@@ -15,6 +15,7 @@ from isplab.export.flatbuffer import Graph, Op, Tensor
 from isplab.export.tflite_info import inspect_tflite
 from isplab.models import count_parameters, create_model
 from isplab.models.ops import _depth_to_space_nchw
+from isplab.runtime.tflite_metadata import RAW_DOMAIN, add_metadata
 
 SIZE = (32, 48)
 
@@ -94,8 +95,11 @@ def test_inspect_reports_io_params_macs_and_audit(smallnet_file):
     assert info.macs == 32 * 48 * 9 * (4 * 16 + 16 * 16 + 16 * 12) and info.flops == 2 * info.macs
     assert info.size_bytes == path.stat().st_size and info.audit.clean
     text = info.render()
-    for field in ("input  'raw'", "output 'rgb'", "parameters 4,652", "MACs", "CONV_2D x3", "GPU-clean"):
+    for field in ("input  'raw'", "output 'rgb'", "parameters 4,652", "MACs", "CONV_2D x3", "GPU-clean",
+                  "raw domain: none stored"):
         assert field in text
+    tagged = add_metadata(path.read_bytes(), {RAW_DOMAIN: b'{"camera": "sensor X"}'})
+    assert inspect_tflite(tagged).raw_domain == "sensor X" and "raw domain: sensor X" in inspect_tflite(tagged).render()
 
 
 # ---- rules on hand-built graphs ---------------------------------------------------------------------

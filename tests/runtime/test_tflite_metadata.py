@@ -9,7 +9,7 @@ from torch import nn
 
 from isplab.errors import IsplabError
 from isplab.runtime.litert import LiteRTModel
-from isplab.runtime.tflite_metadata import RAW_DOMAIN, add_metadata, read_metadata
+from isplab.runtime.tflite_metadata import RAW_DOMAIN, add_metadata, read_metadata, read_raw_domain
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +43,11 @@ def test_a_file_that_is_no_flatbuffer_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(IsplabError, match="bad.tflite: not a readable .tflite"):
         read_metadata(bad)
+
+
+def test_the_raw_domain_entry_is_json_or_a_clear_error(tiny):
+    assert read_raw_domain(tiny) is None
+    assert read_raw_domain(add_metadata(tiny, {RAW_DOMAIN: b'{"camera": "c"}'})) == {"camera": "c"}
+    for bad in (b"{not json", b"[1, 2]"):
+        with pytest.raises(IsplabError, match="stored raw domain is unreadable.*Re-export"):
+            read_raw_domain(add_metadata(tiny, {RAW_DOMAIN: bad}))
