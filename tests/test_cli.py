@@ -37,3 +37,21 @@ def test_import_official_microisp_gives_a_loadable_checkpoint(tmp_path, shared_f
 def test_import_unknown_model_is_one_line_error(tmp_path, capsys):
     assert main(["import", "nope", "--from", "x.tflite", "--out", str(tmp_path / "x.pt")]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_import_input_scale_sets_the_white_level_and_a_failed_calibration_keeps_the_import(
+        tmp_path, shared_file, capsys, monkeypatch):
+    import isplab.camera.calibrate as calibrate
+    from isplab.errors import IsplabError
+
+    def fail(path, *args, **kwargs):
+        raise IsplabError(f"{path}: calibration did not converge (neutral [nan])")
+
+    monkeypatch.setattr(calibrate, "calibrate_checkpoint", fail)
+    src = shared_file("peers", "jmu-cvlab-mai22", "model.tflite")
+    ckpt = tmp_path / "jmu.pt"
+    assert main(["import", "jmu_cvlab", "--from", str(src), "--out", str(ckpt), "--input-scale", "4095"]) == 0
+    assert "warning:" in capsys.readouterr().out and ckpt.is_file()  # kept, and told how to retry
+    domain = raw_domain(load_model_from_checkpoint(ckpt)[1])
+    assert domain.white == (4095.0,) * 4 and domain.sensor_black == ULTRAISP_MAI_DOMAIN.sensor_black
+    assert domain.neutral is None

@@ -50,7 +50,12 @@ def load_timed_tflite(path: str | Path, input_size: tuple[int, int] | None, thre
             raise LiteRTError(f"{path}: input is rank {len(shape)}, not NHWC [1,H,W,C]; omit --input-size to "
                               "use the file's own shape")
         shape = [shape[0], int(input_size[0]), int(input_size[1]), shape[3]]
-    model.set_input(np.random.default_rng(0).random(shape, dtype=np.float32))
+    try:
+        model.set_input(np.random.default_rng(0).random(shape, dtype=np.float32))
+    except LiteRTError as exc:
+        if input_size is None:
+            raise
+        raise LiteRTError(f"{exc}; omit --input-size to time it at its own size") from None
     return model
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from isplab.errors import IsplabError
 from isplab.raw.bayer import MAI_WHITE_LEVEL
+from isplab.runtime.tflite_metadata import read_raw_domain
 
 #: The canonical packed channel order of every isplab model (:mod:`isplab.raw.bayer`).
 CANONICAL_ORDER: tuple[str, ...] = ("B", "Gr", "R", "Gb")
@@ -129,6 +131,20 @@ class RawDomain:
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)
+
+
+def stored_domain(model: str | Path | bytes) -> RawDomain | None:
+    """The raw domain ``isplab export`` stored in a ``.tflite`` (path or bytes), checked like a checkpoint's;
+    ``None`` for files without one (official releases, exports of a freshly initialised model)."""
+    source = str(model) if isinstance(model, str | Path) else "<model bytes>"
+    data = read_raw_domain(model)
+    if data is None:
+        return None
+    try:
+        return RawDomain.from_dict(data, source)
+    except (IsplabError, TypeError, ValueError) as exc:  # unknown keys, wrong types or lengths
+        raise IsplabError(f"{source}: its stored raw domain is unusable ({exc}). Re-export the file with this "
+                          "isplab (`isplab export`), or develop with --no-adapt") from None
 
 
 #: Models trained by isplab on its own data (synthetic or MAI/Zurich PNGs divided by 1020): black 0,

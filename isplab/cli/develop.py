@@ -36,7 +36,7 @@ def add_tiling_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_adapter_options(p: argparse.ArgumentParser) -> None:
-    """The camera adapter (on by default for PyTorch checkpoints, which carry their raw domain)."""
+    """The camera adapter (on by default for models that carry their raw domain: checkpoints and their exports)."""
     g = p.add_argument_group("camera adapter: map each frame into the model's raw domain (docs/camera.md)")
     g.add_argument("--no-adapt", action="store_true", help="feed the frame as read (its own levels only)")
     g.add_argument("--neutral", default="as-shot", choices=["as-shot", "grey-world", "grey-edge", "white-patch"],
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
         weights = f"pretrained:{best_pretrained()}"
         print(f"no --weights: developing with {weights} (the shipped model with the best test PSNR)")
-    runner = load_runner(weights, resize=not args.no_resize, num_threads=args.threads)
+    runner = load_runner(weights, resize=not args.no_resize, num_threads=args.threads, tile=args.tile)
     summary = develop_many(args.inputs, runner, args.out, settings, progress=not args.quiet)
     total = len(summary.developed) + len(summary.failed)
     print(f"developed {len(summary.developed)} of {total} file(s) with {runner.name} -> {args.out}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,12 +38,19 @@ def run(args: argparse.Namespace) -> int:
         options = {} if args.input_scale is None else {"input_scale": args.input_scale}
         model_name, model = args.model, load_tflite_model(args.model, args.source, **options)
         domain = TFLITE_MAPPERS.get(args.model).domain  # the raw domain the file's weights were trained in
+        if args.input_scale is not None:  # the model now takes raw / input_scale
+            domain = replace(domain, white=(float(args.input_scale),) * 4)
     path = save_checkpoint(args.out, model_checkpoint(model_name, {}, model, domain))
     print(f"imported {count_parameters(model):,} parameters of {args.source} into {model_name} -> {path} "
           f"(raw domain: {domain.camera or 'unnamed'})")
     if not args.no_calibrate and domain.neutral is None:
         from isplab.camera.calibrate import calibrate_checkpoint
         from isplab.cli.calibrate import report
+        from isplab.errors import IsplabError
 
-        report(*calibrate_checkpoint(path))
+        try:
+            report(*calibrate_checkpoint(path))
+        except IsplabError as exc:  # the import itself succeeded: keep its checkpoint, say what is missing
+            print(f"warning: {exc}; the checkpoint has no neutral (the camera adapter will not white-balance for "
+                  f"it). Retry with `isplab calibrate --weights {path} --levels ...`")
     return 0

@@ -87,12 +87,13 @@ def _bound(runner: Runner, image: RawImage, packed: np.ndarray) -> Runner:
 def model_input(image: RawImage, runner: Runner, settings: DevelopSettings) -> tuple[np.ndarray, dict]:
     """The packed frame ``runner`` is fed, and what the camera adapter did (for the output's metadata).
 
-    Runners that know their model's raw domain (PyTorch checkpoints) get the frame adapted into it; a
-    ``.tflite`` or the classical ISP gets the frame as read (its own levels, no white balance).
+    Runners that know their model's raw domain (checkpoints, and ``.tflite`` files exported from them) get
+    the frame adapted into it; other ``.tflite`` files and the classical ISP get the frame as read (its own
+    levels, no white balance). With ``--no-adapt`` the runner's domain is not even read.
     """
-    domain = getattr(runner, "domain", None)
     if not settings.adapt:
         return image.packed(), {"adapter": "off (--no-adapt)"}
+    domain = getattr(runner, "domain", None)
     if domain is None:
         return image.packed(), {"adapter": f"not applied: {runner.name} carries no raw domain"}
     from isplab.camera.adapt import adapt_frame

@@ -10,16 +10,16 @@ no torch, so developing with a ``.tflite`` starts in a fraction of a second.
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from isplab.camera.profile import RawDomain
+from isplab.camera.profile import RawDomain, stored_domain
 from isplab.errors import IsplabError
 from isplab.raw.readers import RawImage
 from isplab.runtime.litert import LiteRTError, LiteRTModel
-from isplab.runtime.tflite_metadata import read_raw_domain
 
 #: ``--weights`` value selecting the classical reference ISP.
 CLASSIC = "classic"
@@ -31,15 +31,16 @@ class TfliteRunner:
 
     ``resize`` (default: yes) lets the interpreter take any tile size; with ``resize=False`` the file's own
     input size is the tile size (edge tiles are reflect-padded). A graph that cannot be resized (isplab's
-    optimised exports are built for one size) is found out here, by trying the default tile, and then runs
-    at its own size as with ``resize=False``. The default tile is 256: LiteRT's arena grows with the input
+    optimised exports are built for one size) is found out here, by trying the tile it will be given
+    (``tile``, else the default), and then runs at its own size as with ``resize=False``. The default tile
+    is 256: LiteRT's arena grows with the input
     (about 4 KB per packed pixel for the official MicroISP file), and 256 was also faster on a 2-core CPU
     (``benchmarks/results/develop_12mp.md``).
     """
 
     default_tile = 256
 
-    def __init__(self, path: str | Path, resize: bool = True, num_threads: int = 2):
+    def __init__(self, path: str | Path, resize: bool = True, num_threads: int = 2, tile: int | None = None):
         try:
             self.model = LiteRTModel(path, num_threads)
         except LiteRTError as exc:
@@ -47,16 +48,21 @@ class TfliteRunner:
         shape = self.model.file_shape
         if len(shape) != 4 or shape[3] != 4:
             raise IsplabError(f"{path}: input shape {list(shape)} is not NHWC packed raw [1, h, w, 4]")
-        own = (shape[1], shape[2])
+        own, side = (shape[1], shape[2]), tile or self.default_tile
         if self.model.dynamic:
             self.fixed_size = None
-        elif resize:
-            self.fixed_size = None if self.model.resizable((1, self.default_tile, self.default_tile, 4)) else own
-        else:
+        elif resize and (side, side) != own:
+            self.fixed_size = None if self.model.resizable((1, side, side, 4)) else own
+        else:  # --no-resize, or tiles of the file's own size anyway
             self.fixed_size = own
         self.name = f"{Path(path).name} (TFLite)"
-        #: the raw domain stored by ``isplab export`` (the camera adapter maps frames into it), or ``None``
-        self.domain = tflite_raw_domain(path)
+        self.path = Path(path)
+
+    @cached_property
+    def domain(self) -> RawDomain | None:
+        """The raw domain stored by ``isplab export`` (the camera adapter maps frames into it), or ``None``;
+        read on first use, so ``--no-adapt`` develops even a file whose entry this isplab cannot read."""
+        return stored_domain(self.path)
 
     def for_image(self, image: RawImage | None, packed: np.ndarray) -> TfliteRunner:
         return self
@@ -65,26 +71,21 @@ class TfliteRunner:
         try:
             y = self.model.run_view(tile.transpose(0, 2, 3, 1))
         except LiteRTError as exc:
-            raise IsplabError(f"{self.name}: {exc}. Develop with --no-resize (tiles of the file's own size)") from None
+            hint = "" if self.fixed_size else ". Develop with --no-resize (tiles of the file's own size)"
+            raise IsplabError(f"{self.name}: {exc}{hint}") from None
         return y.transpose(0, 3, 1, 2)  # a view of the interpreter's output: the blend reads it once
 
 
-def tflite_raw_domain(path: str | Path) -> RawDomain | None:
-    """The raw domain an ``isplab export`` stored in a ``.tflite`` (``None`` for files without one, such as
-    the official MicroISP file or a freshly initialised model's export)."""
-    data = read_raw_domain(path)
-    return None if data is None else RawDomain.from_dict(data, str(path))
-
-
-def load_runner(weights: str | Path, resize: bool = True, num_threads: int = 2) -> Any:
-    """``'classic'`` -> :class:`~.torch_runners.ClassicRunner`; ``*.tflite`` -> :class:`TfliteRunner`;
-    else a checkpoint (:class:`~.torch_runners.TorchRunner`)."""
+def load_runner(weights: str | Path, resize: bool = True, num_threads: int = 2, tile: int | None = None) -> Any:
+    """``'classic'`` -> :class:`~.torch_runners.ClassicRunner`; ``*.tflite`` -> :class:`TfliteRunner` (``tile``:
+    the tile side it will be given, to find out whether the file can run there); else a checkpoint
+    (:class:`~.torch_runners.TorchRunner`)."""
     if str(weights) == CLASSIC:
         from isplab.develop.torch_runners import ClassicRunner
 
         return ClassicRunner()
     if Path(weights).suffix.lower() == ".tflite":
-        return TfliteRunner(weights, resize=resize, num_threads=num_threads)
+        return TfliteRunner(weights, resize=resize, num_threads=num_threads, tile=tile)
     from isplab.develop.torch_runners import TorchRunner
 
     return TorchRunner.from_checkpoint(weights)

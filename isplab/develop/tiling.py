@@ -45,8 +45,9 @@ class Runner(Protocol):
     name: str
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
-        """The output may be a view into the backend's memory (a LiteRT output buffer), valid until the next
-        call: callers use it at once and drop it."""
+        """``tile`` is a view into the packed frame (any strides) that neighbouring tiles share: read it, never
+        write into it. The output may be a view into the backend's memory (a LiteRT output buffer), valid
+        until the next call: callers use it at once and drop it."""
         ...
 
 

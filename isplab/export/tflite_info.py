@@ -117,7 +117,11 @@ def inspect_tflite(model: str | Path | bytes) -> TfliteInfo:
 
 
 def _stored_domain(model: str | Path | bytes) -> str | None:
-    from isplab.runtime.tflite_metadata import read_raw_domain
+    from isplab.camera.profile import stored_domain
+    from isplab.errors import IsplabError
 
-    data = read_raw_domain(model)
-    return None if data is None else str(data.get("camera") or "unnamed")
+    try:
+        domain = stored_domain(model)
+    except IsplabError as exc:  # a diagnostic tool still shows the rest of the file
+        return f"unusable ({exc})"
+    return None if domain is None else domain.camera or "unnamed"

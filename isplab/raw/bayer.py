@@ -117,6 +117,8 @@ def normalize(raw: np.ndarray, black_level: float | np.ndarray, white_level: flo
     scale = np.float32(white_level) - black
     if np.any(scale <= 0):
         raise ValueError(f"white level {white_level} must exceed black level {black_level}")
+    if out is not None and out.dtype != np.float32:
+        raise ValueError(f"out must be float32 (the normalised dtype), got {out.dtype}")
     # The cast to float32 is fused into the first ufunc: the same values as raw.astype(float32) - black,
     # one pass over memory less.
     if np.any(black):
@@ -133,6 +135,9 @@ def normalize_packed(mosaic: np.ndarray, cfa: CFA | str, black_level: float | np
     against 0.04 s, no full-size temporaries). ``black_level``: a scalar or a per-photosite ``(H, W)`` map."""
     _check_mosaic(mosaic)
     black = np.asarray(black_level, dtype=np.float32)
+    if black.ndim and black.shape != mosaic.shape:
+        raise ValueError(f"black level must be a scalar or a per-photosite map {mosaic.shape}, got shape "
+                         f"{black.shape}; per-channel levels go through black_level_map")
     out = np.empty((4, mosaic.shape[0] // 2, mosaic.shape[1] // 2), dtype=np.float32)
     for plane, (dy, dx) in zip(out, CFA.parse(cfa).offsets, strict=True):
         normalize(mosaic[dy::2, dx::2], black[dy::2, dx::2] if black.ndim else black, white_level, clip=clip,

@@ -100,6 +100,7 @@ class LiteRTModel:
                 self.interpreter.resize_tensor_input(self.input["index"], list(shape), strict=False)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
+            _raise_if_view_alive(exc, self.name)
             # Back to the file's shape, unallocated: the next resize starts from a consistent interpreter.
             self.interpreter.resize_tensor_input(self.input["index"], list(self.file_shape), strict=False)
             self.input_shape = None
@@ -108,7 +109,7 @@ class LiteRTModel:
                                   "See `isplab inspect` for the offending op, or re-export it") from None
             raise LiteRTError(f"{self.name}: cannot run at input {list(shape)} ({first_line(exc)}): the graph "
                               f"has shapes fixed at export. Use its own input size {list(self.file_shape)} "
-                              "(omit --input-size) or re-export at this size") from None
+                              "or re-export at this size") from None
         self.input_shape = shape
 
     def resizable(self, shape: tuple[int, ...]) -> bool:
@@ -129,6 +130,7 @@ class LiteRTModel:
         try:
             self.interpreter.invoke()
         except (ValueError, RuntimeError) as exc:
+            _raise_if_view_alive(exc, self.name)
             raise LiteRTError(f"{self.name}: the TFLite runtime failed on a {list(self.input_shape or ())} "
                               f"input ({first_line(exc)})") from None
 
@@ -157,6 +159,13 @@ class LiteRTModel:
         out = self.interpreter.tensor(self.output["index"])()
         out.flags.writeable = False
         return out
+
+
+def _raise_if_view_alive(exc: Exception, name: str) -> None:
+    """LiteRT's refusal to touch its buffers while a numpy view of them is alive, as an actionable error."""
+    if "reference to internal data" in str(exc):
+        raise LiteRTError(f"{name}: an output returned by run_view is still referenced; copy it (or drop it) "
+                          "before the next run") from None
 
 
 def run_tflite(model: str | Path | bytes, inputs: list[np.ndarray], num_threads: int = 2) -> list[np.ndarray]:

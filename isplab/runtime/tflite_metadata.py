@@ -28,7 +28,12 @@ def add_metadata(model: bytes, entries: Mapping[str, bytes]) -> bytes:
     from ai_edge_litert.tools import flatbuffer_utils
 
     m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
-    kept = [md for md in (m.metadata or []) if _name(md.name) not in entries]
+    kept = []
+    for md in m.metadata or []:
+        if _name(md.name) in entries:
+            m.buffers[md.buffer].data = None  # the replaced entry's bytes do not stay behind in the file
+        else:
+            kept.append(md)
     for name, payload in entries.items():
         buffer = schema.BufferT()
         buffer.data = np.frombuffer(payload, np.uint8)
@@ -46,8 +51,12 @@ def read_metadata(model: str | Path | bytes) -> dict[str, bytes]:
     if isinstance(model, bytes | bytearray):
         return _entries(model, "<model bytes>")
     path = Path(model)
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
-        return _entries(view, str(path))
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            return _entries(view, str(path))
+    except (OSError, ValueError) as exc:  # missing, unreadable, or empty (mmap refuses 0 bytes)
+        raise IsplabError(f"{path}: cannot read it as a .tflite ({type(exc).__name__}: {exc}). "
+                          "Pass a file written by `isplab export`") from None
 
 
 def read_raw_domain(model: str | Path | bytes) -> dict | None:

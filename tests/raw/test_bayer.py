@@ -159,6 +159,14 @@ def test_normalize_packed_is_pack_of_normalize_bit_for_bit(rng, cfa, black, clip
     np.testing.assert_array_equal(fused, pack(normalize(mosaic, level, 1020, clip=clip), cfa))
 
 
+def test_normalize_packed_and_out_refuse_what_would_be_wrong(rng):
+    mosaic = rng.integers(0, 1023, (4, 6)).astype(np.uint16)
+    with pytest.raises(ValueError, match="per-photosite map"):  # per-channel levels: black_level_map first
+        normalize_packed(mosaic, "RGGB", np.ones((4, 1, 1)), 1020, clip=False)
+    with pytest.raises(ValueError, match="out must be float32"):
+        normalize(mosaic, 0, 1020, clip=False, out=np.empty((4, 6)))
+
+
 def test_normalize_writes_into_out_and_casts_like_astype(rng):
     codes = rng.integers(0, 1023, (4, 8)).astype(np.uint16)
     out = np.full((2, 8), np.nan, np.float32)

@@ -68,8 +68,10 @@ def test_run_view_is_a_read_only_view_valid_until_the_next_run(tiny):
     view = model.run_view(x.transpose(0, 2, 3, 1))  # strided input: written straight into the buffer
     assert not view.flags.writeable and not view.flags.owndata
     np.testing.assert_allclose(view, _torch(module, x.transpose(0, 2, 3, 1)), atol=1e-5)
-    with pytest.raises(LiteRTError, match="reference"):  # a live view: LiteRT refuses to overwrite it
+    with pytest.raises(LiteRTError, match="still referenced; copy it"):  # LiteRT refuses to overwrite a live view
         model.run_view(x[:, :, ::-1].transpose(0, 2, 3, 1))
+    with pytest.raises(LiteRTError, match="still referenced; copy it"):  # ... or to reallocate under it
+        model.run_view(np.zeros((1, 16, 16, 4), np.float32))
     first = view.copy()
     del view
     assert model.run_view(x.transpose(0, 2, 3, 1)).tobytes() == first.tobytes()

@@ -30,6 +30,8 @@ def test_entries_are_added_replaced_and_read_back(tiny, tmp_path):
     entries = read_metadata(path)  # from a file (memory-mapped) as from bytes
     assert entries == read_metadata(second) and set(entries) == converter_keys | {RAW_DOMAIN, "other"}
     assert entries[RAW_DOMAIN] == b'{"camera": "b"}' and entries["other"] == b"\x00\x01"
+    retagged = add_metadata(second, {RAW_DOMAIN: b'{"camera": "c"}'})  # same length: the file does not grow
+    assert len(retagged) == len(second)
 
 
 def test_the_graph_computes_the_same(tiny):
@@ -43,6 +45,10 @@ def test_a_file_that_is_no_flatbuffer_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(IsplabError, match="bad.tflite: not a readable .tflite"):
         read_metadata(bad)
+    (tmp_path / "empty.tflite").write_bytes(b"")
+    for path in (tmp_path / "empty.tflite", tmp_path / "missing.tflite"):
+        with pytest.raises(IsplabError, match=f"{path.name}: cannot read it as a .tflite"):
+            read_metadata(path)
 
 
 def test_the_raw_domain_entry_is_json_or_a_clear_error(tiny):
