@@ -290,7 +290,8 @@ def docs_markdown(rows: list[dict], failures: dict[str, str]) -> str:
         "4-channel convolution as a 2x2 16-channel one (7x the weights): "
         + (", ".join(f"`{r['name']}` {r['optimized_bytes'] / MB:.3f} MB" for r in rows if r.get("optimized_bytes"))
            or "see the rows with a speed-up")
-        + " optimised, built for one input size (re-export per size; `isplab develop` tiles such a file at its own size).",
+        + " optimised, built for one input size (re-export per size; `isplab develop` tiles such a file at its "
+          "own size).",
         "",
         _precision_paragraph(rows),
         "",
