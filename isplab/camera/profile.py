@@ -14,6 +14,7 @@ subtracting black), ``sensor_black`` records the pedestal so an adapted frame ca
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 
 from isplab.errors import IsplabError
 from isplab.raw.bayer import MAI_WHITE_LEVEL
-from isplab.runtime.tflite_metadata import read_raw_domain
+from isplab.runtime.tflite_metadata import RAW_DOMAIN, read_metadata
 
 #: The canonical packed channel order of every isplab model (:mod:`isplab.raw.bayer`).
 CANONICAL_ORDER: tuple[str, ...] = ("B", "Gr", "R", "Gb")
@@ -137,12 +138,12 @@ def stored_domain(model: str | Path | bytes) -> RawDomain | None:
     """The raw domain ``isplab export`` stored in a ``.tflite`` (path or bytes), checked like a checkpoint's;
     ``None`` for files without one (official releases, exports of a freshly initialised model)."""
     source = str(model) if isinstance(model, str | Path) else "<model bytes>"
-    data = read_raw_domain(model)
-    if data is None:
+    entry = read_metadata(model).get(RAW_DOMAIN)
+    if entry is None:
         return None
     try:
-        return RawDomain.from_dict(data, source)
-    except (IsplabError, TypeError, ValueError) as exc:  # unknown keys, wrong types or lengths
+        return RawDomain.from_dict(json.loads(entry), source)
+    except (IsplabError, TypeError, ValueError) as exc:  # bad JSON, unknown keys, wrong types or lengths
         raise IsplabError(f"{source}: its stored raw domain is unusable ({exc}). Re-export the file with this "
                           "isplab (`isplab export`), or develop with --no-adapt") from None
 

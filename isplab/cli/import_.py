@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,14 +31,11 @@ def run(args: argparse.Namespace) -> int:
     if args.model in pytorch_sources():  # community .pth: the importer knows the authors' raw domain
         model_name, model, domain = import_pytorch(args.model, args.source)
     else:
-        from isplab.export.tflite_weights import load_tflite_model
-        from isplab.models.registry import TFLITE_MAPPERS
+        from isplab.export.tflite_weights import imported_domain, load_tflite_model
 
         options = {} if args.input_scale is None else {"input_scale": args.input_scale}
         model_name, model = args.model, load_tflite_model(args.model, args.source, **options)
-        domain = TFLITE_MAPPERS.get(args.model).domain  # the raw domain the file's weights were trained in
-        if args.input_scale is not None:  # the model now takes raw / input_scale
-            domain = replace(domain, white=(float(args.input_scale),) * 4)
+        domain = imported_domain(args.model, args.input_scale)
     path = save_checkpoint(args.out, model_checkpoint(model_name, {}, model, domain))
     print(f"imported {count_parameters(model):,} parameters of {args.source} into {model_name} -> {path} "
           f"(raw domain: {domain.camera or 'unnamed'})")

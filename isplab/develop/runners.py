@@ -33,9 +33,8 @@ class TfliteRunner:
     input size is the tile size (edge tiles are reflect-padded). A graph that cannot be resized (isplab's
     optimised exports are built for one size) is found out here, by trying the tile it will be given
     (``tile``, else the default), and then runs at its own size as with ``resize=False``. The default tile
-    is 256: LiteRT's arena grows with the input
-    (about 4 KB per packed pixel for the official MicroISP file), and 256 was also faster on a 2-core CPU
-    (``benchmarks/results/develop_12mp.md``).
+    is 256: LiteRT's arena grows with the input (about 4 KB per packed pixel for the official MicroISP
+    file), and 256 was also faster on a 2-core CPU (``benchmarks/results/develop_12mp.md``).
     """
 
     default_tile = 256

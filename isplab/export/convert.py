@@ -79,7 +79,7 @@ class ExportReport:
         rewrites = ", ".join(sorted(set(self.rewrites))) or "none applied"
         domain = (f"raw domain: {self.raw_domain.camera or 'stored'} (in the file: `isplab develop` adapts "
                   "camera frames to it)" if self.raw_domain else
-                  "raw domain: none stored (a fresh model): `isplab develop` feeds frames as read")
+                  "raw domain: none stored: `isplab develop` feeds frames as read")
         return "\n".join([head, f"optimiser: {rewrites}", domain, self.parity.render(), self.audit.render()])
 
 
@@ -211,11 +211,10 @@ def export_tflite(
         samples += [Sample(f"synthetic-{alt[0]}x{alt[1]}", s.packed) for s in synthetic_samples(alt, n=1)]
     was_training = model.training
     try:
-        report = _export(model.eval(), out_path, input_size, precision, calibration, int8_io, samples,
-                         budget or ParityBudget(), dynamic, strict, optimize and not dynamic, start, raw_domain)
+        return _export(model.eval(), out_path, input_size, precision, calibration, int8_io, samples,
+                       budget or ParityBudget(), dynamic, strict, optimize and not dynamic, start, raw_domain)
     finally:
         model.train(was_training)
-    return report
 
 
 def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], precision: str,

@@ -18,12 +18,14 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from ai_edge_litert import schema_py_generated as schema
 from torch import nn
 
+from isplab.camera.profile import RawDomain
 from isplab.errors import IsplabError
 from isplab.export.flatbuffer import Graph, Op, read_graph
 from isplab.models.registry import TFLITE_MAPPERS, create_model
@@ -111,6 +113,13 @@ def import_tflite_weights(
         if v.shape != expected[k].shape:
             raise IsplabError(f"{path}: {k} has shape {tuple(v.shape)}, the model {tuple(expected[k].shape)}")
     return state
+
+
+def imported_domain(model_name: str, input_scale: float | None = None) -> RawDomain:
+    """The raw domain the weights ``model_name``'s mapper reads were trained in (registered with the mapper);
+    ``input_scale`` (the file's white level, for mappers that take one) replaces its white level."""
+    domain = TFLITE_MAPPERS.get(model_name).domain
+    return domain if input_scale is None else replace(domain, white=(float(input_scale),) * 4)
 
 
 def load_tflite_model(model_name: str, tflite_path: str | Path, **options) -> nn.Module:

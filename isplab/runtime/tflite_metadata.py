@@ -8,7 +8,6 @@ The interpreter ignores entries it does not know. numpy and LiteRT's schema bind
 
 from __future__ import annotations
 
-import json
 import mmap
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,24 +56,6 @@ def read_metadata(model: str | Path | bytes) -> dict[str, bytes]:
     except (OSError, ValueError) as exc:  # missing, unreadable, or empty (mmap refuses 0 bytes)
         raise IsplabError(f"{path}: cannot read it as a .tflite ({type(exc).__name__}: {exc}). "
                           "Pass a file written by `isplab export`") from None
-
-
-def read_raw_domain(model: str | Path | bytes) -> dict | None:
-    """The raw domain stored under :data:`RAW_DOMAIN` as a plain dict (``None`` when the file has none)."""
-    entry = read_metadata(model).get(RAW_DOMAIN)
-    if entry is None:
-        return None
-    try:
-        data = json.loads(entry)
-    except ValueError as exc:  # JSONDecodeError and bad UTF-8 are ValueErrors
-        data, exc_text = None, str(exc)
-    else:
-        exc_text = "not a JSON object"
-    if not isinstance(data, dict):
-        source = model if isinstance(model, str | Path) else "<model bytes>"
-        raise IsplabError(f"{source}: its stored raw domain is unreadable ({exc_text}). Re-export the file with "
-                          "`isplab export`, or develop with --no-adapt")
-    return data
 
 
 def _entries(buf: bytes | bytearray | mmap.mmap, source: str) -> dict[str, bytes]:

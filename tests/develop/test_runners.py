@@ -72,13 +72,15 @@ def test_the_probe_uses_the_tile_the_runner_will_get(exported):
     assert load_runner(path, tile=48).fixed_size is None
 
 
-def test_a_bad_stored_domain_is_reported_and_no_adapt_still_develops(exported, tmp_path, mosaic, write_png16):
+@pytest.mark.parametrize("entry", [b'{"camera": "x", "gamma": 2.2}', b"{not json", b"[1, 2]", b'{"neutral": 5}'])
+def test_a_bad_stored_domain_is_reported_and_no_adapt_still_develops(exported, tmp_path, mosaic, write_png16,
+                                                                      entry):
     from isplab.export.tflite_info import inspect_tflite
     from isplab.runtime.tflite_metadata import RAW_DOMAIN, add_metadata
 
     _, path = exported
-    bad = tmp_path / "future.tflite"
-    bad.write_bytes(add_metadata(path.read_bytes(), {RAW_DOMAIN: b'{"camera": "x", "gamma": 2.2}'}))
+    bad = tmp_path / "future.tflite"  # a newer isplab's key, broken JSON, not an object, a wrong type
+    bad.write_bytes(add_metadata(path.read_bytes(), {RAW_DOMAIN: entry}))
     src = write_png16(tmp_path / "shot.png", mosaic())
     with pytest.raises(IsplabError, match="future.tflite: its stored raw domain is unusable.*--no-adapt"):
         develop_file(src, load_runner(bad), tmp_path / "a")

@@ -9,7 +9,7 @@ from torch import nn
 
 from isplab.errors import IsplabError
 from isplab.runtime.litert import LiteRTModel
-from isplab.runtime.tflite_metadata import RAW_DOMAIN, add_metadata, read_metadata, read_raw_domain
+from isplab.runtime.tflite_metadata import RAW_DOMAIN, add_metadata, read_metadata
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +50,3 @@ def test_a_file_that_is_no_flatbuffer_is_a_clear_error(tmp_path):
         with pytest.raises(IsplabError, match=f"{path.name}: cannot read it as a .tflite"):
             read_metadata(path)
 
-
-def test_the_raw_domain_entry_is_json_or_a_clear_error(tiny):
-    assert read_raw_domain(tiny) is None
-    assert read_raw_domain(add_metadata(tiny, {RAW_DOMAIN: b'{"camera": "c"}'})) == {"camera": "c"}
-    for bad in (b"{not json", b"[1, 2]"):
-        with pytest.raises(IsplabError, match="stored raw domain is unreadable.*Re-export"):
-            read_raw_domain(add_metadata(tiny, {RAW_DOMAIN: bad}))
