@@ -35,17 +35,43 @@ def add_tiling_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads")
 
 
+def _exposure(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
+
+
 def add_adapter_options(p: argparse.ArgumentParser) -> None:
     """The camera adapter (on by default for models that carry their raw domain: checkpoints and their exports)."""
     g = p.add_argument_group("camera adapter: map each frame into the model's raw domain (docs/camera.md)")
     g.add_argument("--no-adapt", action="store_true", help="feed the frame as read (its own levels only)")
     g.add_argument("--neutral", default="as-shot", choices=["as-shot", "grey-world", "grey-edge", "white-patch"],
                    help="the frame's white: as-shot (the file's; grey-edge when it has none) or an estimator")
-    g.add_argument("--exposure", type=float, default=1.0, help="exposure factor after white balance")
+    g.add_argument("--exposure", type=_exposure, default="auto",
+                   help="auto (default: the frame's bright end to the level the model was trained at, like "
+                        "LibRaw's auto-brightness) or a factor after white balance (times 2**BaselineExposure of "
+                        "a DNG)")
+    g.add_argument("--colour-method", default="mixed", choices=["mixed", "dng", "camera"],
+                   help="camera -> XYZ for files without a ForwardMatrix: the DNG specification's (XYZ + Bradford "
+                        "from the light's white), white balance in camera space (as LibRaw), or their mean "
+                        "(default; docs/camera.md)")
+    g.add_argument("--camera", metavar="PROFILE",
+                   help="camera profile (YAML from `isplab profile`) for files without colour metadata (PNG "
+                        "mosaics, .raw): their colour space and levels")
 
 
 def adapter_settings(args: argparse.Namespace) -> dict[str, object]:
-    return {"adapt": not args.no_adapt, "neutral": args.neutral, "exposure": args.exposure}
+    """The adapter's settings (the profile read here, so a bad one fails before any model loads)."""
+    camera = None
+    if args.camera:
+        from isplab.camera.profile import load_profile
+
+        camera = load_profile(args.camera)
+    return {"adapt": not args.no_adapt, "neutral": args.neutral, "exposure": args.exposure,
+            "colour_method": args.colour_method, "camera": camera}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -50,13 +50,16 @@ class StageConfig:
 class StreamConfig:
     """The embedded data's generator (:class:`isplab.data.SyntheticStream`); used when ``data.path`` is null.
 
-    ``camera`` is a :class:`isplab.data.CameraFamily` mapping (e.g. ``{red_gain: [1.8, 2.6]}``) or the path
-    of a camera YAML/JSON file; ``eval_cameras`` is how many cameras render each val/test photo.
+    ``camera`` is a camera family mapping (:class:`isplab.data.CameraFamily`, e.g. ``{red_gain: [1.8, 2.6]}``,
+    or ``{kind: spectral, ...}``: :class:`isplab.data.spectral.SpectralFamily`) or the path of a camera
+    YAML/JSON file; ``cards`` the share of colour cards among the training samples; ``eval_cameras`` how many
+    cameras render each val/test photo.
     """
 
     camera: dict[str, Any] | str | None = None
     scale: tuple[float, float] = (0.5, 1.0)
     recolour: float = 0.5
+    cards: float = 0.0
     saturation: tuple[float, float] = (0.7, 1.4)
     eval_cameras: int = 8
 
@@ -64,6 +67,7 @@ class StreamConfig:
         _range(self.scale, "scale", 1e-3, 1.0)
         _range(self.saturation, "saturation", 0.0, 10.0)
         check(0 <= self.recolour <= 1, f"recolour is a probability in [0, 1], got {self.recolour}")
+        check(0 <= self.cards <= 1, f"cards is a probability in [0, 1], got {self.cards}")
         check(self.eval_cameras >= 1, f"eval_cameras must be >= 1, got {self.eval_cameras}")
 
 
@@ -79,7 +83,9 @@ class DataConfig:
     models that cannot take whole ones (quadratic self-attention). ``cache_gb`` bounds the decoded-pair
     cache of a folder. ``white_level``: the sensor code raw values are divided by (1020 for the MAI/Zurich
     data, 4095 for a 12-bit set). ``shots``: train on only the first N training pairs of a folder (numeric
-    order; few-shot adaptation, ``isplab adapt``); null = all of them.
+    order; few-shot adaptation, ``isplab adapt``); null = all of them. ``camera``: a camera profile (YAML,
+    ``isplab profile``) describing the raws' colour space and levels, for data that carries none (a synthetic
+    folder's ``camera.json`` and the embedded stream carry their own); it is recorded in every checkpoint.
     """
 
     path: str | None = None
@@ -93,6 +99,7 @@ class DataConfig:
     white_level: float = 1020.0
     num_workers: int = 0
     shots: int | None = None
+    camera: str | None = None
     stream: StreamConfig = field(default_factory=StreamConfig)
 
     def __post_init__(self) -> None:

@@ -8,16 +8,19 @@ pairs (:func:`~isplab.data.splits.folder_splits`). A packed store (``isplab data
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Protocol
 
 from torch import Tensor
 
+from isplab.camera.profile import RawDomain, load_profile
 from isplab.classic import ClassicISP
-from isplab.data import CameraFamily, SyntheticStream
+from isplab.data import SyntheticStream
 from isplab.data.sources import FolderStream
 from isplab.data.splits import EvalSet, Pairs, folder_splits
 from isplab.data.store import open_pairs
+from isplab.data.stream import Family, camera_family
 from isplab.data.synth import read_info
 from isplab.errors import DataError
 from isplab.train.config import DataConfig
@@ -42,14 +45,10 @@ class RunData:
     description: str
 
 
-def stream_camera(cfg: DataConfig) -> CameraFamily:
-    """The embedded stream's camera family: the default, an inline mapping, or a camera file."""
-    camera = cfg.stream.camera
-    if camera is None:
-        return CameraFamily()
-    if isinstance(camera, str):
-        return CameraFamily.load(camera)
-    return CameraFamily.from_dict(camera, "data.stream.camera")
+def stream_camera(cfg: DataConfig) -> Family:
+    """The embedded stream's camera family: the default, an inline mapping (``kind: spectral`` for spectral
+    cameras), or a camera file."""
+    return camera_family(cfg.stream.camera, "data.stream.camera")
 
 
 def build_run_data(cfg: DataConfig, seed: int, evaluation_seed: int = 0, validate: bool = True) -> RunData:
@@ -66,7 +65,8 @@ def build_run_data(cfg: DataConfig, seed: int, evaluation_seed: int = 0, validat
         camera = stream_camera(cfg)
         s = cfg.stream
         train = SyntheticStream(camera=camera, patch=cfg.patch or DEFAULT_PATCH, scale=s.scale, augment=cfg.augment,
-                                recolour=s.recolour if cfg.augment else 0.0, saturation=s.saturation, seed=seed)
+                                recolour=s.recolour if cfg.augment else 0.0, saturation=s.saturation, cards=s.cards,
+                                seed=seed)
         val = EvalSet.embedded("val", camera, s.eval_cameras, evaluation_seed).centre_crop(cfg.val_crop)
         test = EvalSet.embedded("test", camera, s.eval_cameras, evaluation_seed).centre_crop(cfg.val_crop)
         return RunData(train, val, val, test, "embedded stream (photos: train split; camera family from config)")
@@ -81,6 +81,28 @@ def build_run_data(cfg: DataConfig, seed: int, evaluation_seed: int = 0, validat
     test = EvalSet.folder(parts.test, "test").centre_crop(cfg.val_crop) if parts.test is not None else None
     shots = "" if cfg.shots is None else " (data.shots: the first ones)"
     return RunData(train, val, val_full, test, f"{cfg.path}: {len(parts.train)} training pairs{shots}")
+
+
+def run_domain(cfg: DataConfig) -> RawDomain:
+    """The raw domain a model trained on ``cfg`` expects, written into every checkpoint of the run: its levels
+    (raw / ``data.white_level``; the stream's 1020) and colour space: the stream's or a synthetic folder's
+    camera family, the profile named by ``data.camera``, or unknown."""
+    if cfg.camera is not None:
+        return folder_domain(cfg.camera, cfg.white_level)
+    if cfg.path is None:
+        return stream_camera(cfg).colour_space()
+    info = read_info(cfg.path)
+    if info is not None:
+        return camera_family(info, "camera.json").colour_space(cfg.white_level)
+    return RawDomain(white=(cfg.white_level,) * 4, camera=f"{cfg.path} (colour space unknown)")
+
+
+def folder_domain(profile_path: str | Path, white_level: float) -> RawDomain:
+    """The raw domain of a dataset folder's raws, read as ``raw / white_level``, described by a camera profile:
+    its colour space, and its black level kept in as a pedestal (folders are not black-subtracted)."""
+    profile = load_profile(profile_path)
+    pedestal = profile.effective_black if any(profile.effective_black) else None
+    return replace(profile, black=(0.0,) * 4, sensor_black=pedestal, white=(float(white_level),) * 4)
 
 
 def first_pairs(dataset: Pairs, shots: int) -> Pairs:
@@ -105,5 +127,5 @@ def classic_for(cfg: DataConfig) -> ClassicISP:
         info = read_info(cfg.path)
         if info is None:
             return ClassicISP(exposure=None)
-        camera, source = CameraFamily.from_dict(info, "camera.json"), "camera.json"
+        camera, source = camera_family(info, "camera.json"), "camera.json"
     return ClassicISP(ccm=camera.nominal_cam_to_srgb, exposure=camera.nominal_exposure, ccm_source=source)

@@ -41,7 +41,7 @@ from isplab.evaluate import evaluate
 from isplab.models import create_model
 from isplab.models.weights import init_from, load_checkpoint, load_weights, save_checkpoint
 from isplab.train.config import TrainConfig
-from isplab.train.data import BatchSource, build_run_data
+from isplab.train.data import BatchSource, build_run_data, run_domain
 from isplab.train.device import HostToDevice, MixedPrecision, resolve_device
 from isplab.train.ema import WeightEMA
 from isplab.train.guards import check_step, check_weights, collapse_warning, constant_image_psnr
@@ -219,6 +219,7 @@ def train(
     if cfg.init and not resume:
         init_from(model, cfg.init, cfg.model)
     data = build_run_data(cfg.data, cfg.seed)
+    domain = run_domain(cfg.data)
     objectives = nn.ModuleList(
         create_objective(s.objective.name, cfg=cfg, model=model, stage=s, rank=ddp.rank, world=ddp.world,
                          **s.objective.kwargs) for s in cfg.stages
@@ -269,7 +270,8 @@ def train(
                  "objectives": objectives.state_dict(), "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict(),
                  "rng": torch.get_rng_state(), "step": step, "best_psnr": best, "config": to_dict(cfg),
-                 "metrics": metrics or {}, "train_s": train_seconds(), "amp_scaler": amp.state_dict()}
+                 "metrics": metrics or {}, "train_s": train_seconds(), "amp_scaler": amp.state_dict(),
+                 "raw_domain": domain.to_dict()}
         if ddp.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(ddp.device)
         if ema.enabled:
