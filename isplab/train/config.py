@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from isplab.config import check
+from isplab.data.photos import UNPAIRED_RAW_PHOTOS, UNPAIRED_TARGET_PHOTOS
 from isplab.losses import LossTerm
 from isplab.train.device import AMP_MODES, DEVICES
 
@@ -68,6 +69,22 @@ class StreamConfig:
 
 
 @dataclass
+class UnpairedConfig:
+    """Unpaired data (objective ``unpaired``, :mod:`isplab.data.unpaired`): ``data.path`` holds the camera's
+    raws (any layout ``--data`` accepts, or a folder of camera raw files; null: the embedded stream), and
+    ``photos`` a folder of JPEG/PNG photos of other scenes (null: the embedded ``target_photos``).
+
+    ``raw_photos`` / ``target_photos``: the embedded training photos of each side (disjoint). ``val``: a
+    paired folder to score on, needed when ``data.path`` is a folder of raw files (no pairs to hold out).
+    """
+
+    photos: str | None = None
+    raw_photos: list[str] = field(default_factory=lambda: list(UNPAIRED_RAW_PHOTOS))
+    target_photos: list[str] = field(default_factory=lambda: list(UNPAIRED_TARGET_PHOTOS))
+    val: str | None = None
+
+
+@dataclass
 class DataConfig:
     """Where the pairs come from. ``path: null`` draws the embedded data on the fly (``stream``); else a
     dataset folder or a store packed from one (``isplab data pack``, read without decoding).
@@ -79,7 +96,8 @@ class DataConfig:
     models that cannot take whole ones (quadratic self-attention). ``cache_gb`` bounds the decoded-pair
     cache of a folder. ``white_level``: the sensor code raw values are divided by (1020 for the MAI/Zurich
     data, 4095 for a 12-bit set). ``shots``: train on only the first N training pairs of a folder (numeric
-    order; few-shot adaptation, ``isplab adapt``); null = all of them.
+    order; few-shot adaptation, ``isplab adapt``); null = all of them. ``unpaired``: raws and RGB photos of
+    different scenes (:class:`UnpairedConfig`) instead of pairs.
     """
 
     path: str | None = None
@@ -94,6 +112,7 @@ class DataConfig:
     num_workers: int = 0
     shots: int | None = None
     stream: StreamConfig = field(default_factory=StreamConfig)
+    unpaired: UnpairedConfig | None = None
 
     def __post_init__(self) -> None:
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
