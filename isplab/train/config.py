@@ -223,3 +223,14 @@ class TrainConfig:
         steps[-1] = max(1, total - sum(steps[:-1]))
         stages = [replace(s, steps=n) for s, n in zip(self.stages, steps, strict=True)]
         return replace(self, stages=stages)
+
+
+def training_mode(config: dict[str, Any]) -> str:
+    """How a run was trained, from its saved config (a checkpoint's ``config``): ``paired``, ``unpaired``, or
+    ``semi-supervised (N pairs + unpaired)`` (shown by ``isplab eval`` and the challenge leaderboard)."""
+    objectives = [stage.get("objective") or {} for stage in config.get("stages") or []]
+    unpaired = [o.get("kwargs") or {} for o in objectives if o.get("name") == "unpaired"]
+    if not unpaired:
+        return "paired"
+    pairs = max(int(kw.get("pairs") or 0) for kw in unpaired)
+    return f"semi-supervised ({pairs} pairs + unpaired)" if pairs else "unpaired"

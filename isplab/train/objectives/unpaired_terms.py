@@ -1,5 +1,5 @@
-"""The loss terms of the ``unpaired`` objective: a classical rendering at low resolution, the views the
-discriminators see, colour statistics, and the relativistic adversarial losses with R1/R2 penalties.
+"""The loss terms of the ``unpaired`` objective: the views the discriminators see, colour statistics, and
+the relativistic adversarial losses with R1/R2 penalties.
 
 Tensors: packed raw ``(N, 4, h, w)`` (canonical ``B, G_r, R, G_b``), RGB ``(N, 3, 2h, 2w)`` in [0, 1].
 """
@@ -11,29 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from isplab.classic.color import apply_ccm
-from isplab.classic.tone import auto_exposure
-from isplab.classic.white_balance import apply_white_balance, grey_world_gains
-from isplab.colour import smoothstep, srgb_gamma
-
 _LUMA = (0.299, 0.587, 0.114)  # Rec. 601 luma of sRGB values
-
-
-def classic_low_res(packed: Tensor, scale: int, ccm: Tensor | None, exposure: float | None) -> Tensor:
-    """The classical ISP's rendering of ``packed`` at ``1/scale`` of the output size ``(N, 3, 2h/s, 2w/s)``.
-
-    At that size no demosaicing is needed: each colour plane is averaged over ``scale/2`` packed pixels
-    (which also averages the noise away), then grey-world white balance, the camera matrix, exposure,
-    sRGB and the S-curve, as :class:`~isplab.classic.ClassicISP` does at full size."""
-    if scale % 2:
-        raise ValueError(f"scale must be even (whole packed pixels), got {scale}")
-    balanced = apply_white_balance(packed.clamp(0, 1), grey_world_gains(packed))
-    planes = F.avg_pool2d(balanced, scale // 2) if scale > 2 else balanced
-    rgb = torch.stack([planes[:, 2], (planes[:, 1] + planes[:, 3]) / 2, planes[:, 0]], dim=1)
-    if ccm is not None:
-        rgb = apply_ccm(rgb, ccm.to(rgb))
-    gain = auto_exposure(rgb).view(-1, 1, 1, 1) if exposure is None else exposure
-    return smoothstep(srgb_gamma((rgb * gain).clamp(0, 1)))
 
 
 def luma(rgb: Tensor) -> Tensor:
@@ -53,10 +31,23 @@ def high_pass(rgb: Tensor) -> Tensor:
     return y - F.avg_pool2d(F.pad(y, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
 
 
-def colour_stats(rgb: Tensor) -> Tensor:
-    """Per-channel mean and standard deviation over the batch and pixels ``(6,)``."""
-    flat = rgb.transpose(0, 1).flatten(1)
-    return torch.cat([flat.mean(1), flat.std(1)])
+def colour_stats(rgb: Tensor, world: int = 1) -> Tensor:
+    """The colour rendering of a batch, independent of its brightness ``(6,)``: each channel's sum over the
+    sum of luma (the average colour: a white-balance error shifts it), and the spread of each channel's
+    chroma (channel - luma) over the mean luma (saturation). With ``world > 1`` processes, over the *global*
+    batch (a differentiable all-reduce of the sums, as synchronised batch norm does), so a multi-process run
+    computes what one process with the whole batch would."""
+    y = luma(rgb)
+    chroma = (rgb - y).transpose(0, 1).flatten(1)
+    flat = torch.cat([rgb.transpose(0, 1).flatten(1), y.transpose(0, 1).flatten(1)])
+    sums = torch.cat([flat.sum(1), chroma.sum(1), chroma.square().sum(1), flat.new_full((1,), flat.shape[1])])
+    if world > 1:
+        from torch.distributed.nn import all_reduce
+
+        sums = all_reduce(sums)
+    colour, luma_sum, chroma_sum, chroma_sq, count = sums[:3], sums[3], sums[4:7], sums[7:10], sums[10]
+    var = (chroma_sq - chroma_sum.square() / count) / (count - 1)
+    return torch.cat([colour / luma_sum, var.clamp_min(1e-12).sqrt() * count / luma_sum])
 
 
 def r1_penalty(disc: nn.Module, images: Tensor) -> tuple[Tensor, Tensor]:
