@@ -79,8 +79,7 @@ def test_a_tiny_run_lowers_its_losses(tmp_path):
     def terms(state):
         net = create_model("mialgo_3conv")
         net.load_state_dict(state)
-        with torch.no_grad():
-            return build(cfg, net)(net, *batch, step=100)[1]
+        return build(cfg, net)(net, *batch, step=100)[1]  # with autograd: the R1 penalty needs it
 
     torch.manual_seed(cfg.seed)  # the engine's model initialisation
     before = terms(create_model("mialgo_3conv").state_dict())
