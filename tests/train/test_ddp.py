@@ -147,7 +147,10 @@ def test_two_processes_equal_one_process_with_double_batch(objective, tmp_path) 
     assert ddp.keys() == single.keys()
     free = noise_only(cfg := tiny_config(data, 4, **setup))
     for k in single.keys() - free:
-        torch.testing.assert_close(ddp[k], single[k], rtol=1e-5, atol=1e-6, msg=lambda m, k=k: f"{k}: {m}")
+        # A discriminator's last bias gets a near-zero gradient that Adam scales to a full step: the
+        # all-reduce's rounding shows there at ~2e-6 (measured), hence its own tolerance.
+        atol = 1e-5 if "_disc." in k else 1e-6
+        torch.testing.assert_close(ddp[k], single[k], rtol=1e-5, atol=atol, msg=lambda m, k=k: f"{k}: {m}")
     torch.testing.assert_close(predict(cfg, ddp), predict(cfg, single), rtol=1e-5, atol=1e-6)
     # the comparison is not vacuous: a single process with the per-rank batch lands elsewhere
     assert any(not torch.allclose(half[k], single[k], atol=1e-5) for k in single)
