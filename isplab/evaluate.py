@@ -90,9 +90,11 @@ class EvalReport:
     split: str
     rows: dict[str, dict[str, float]]
     classic: str
+    trained: str = "paired"
 
     def render(self) -> str:
-        lines = [f"scored on {self.scored_on}", f"{'model':<22} {'PSNR':>8} {'SSIM':>7} {'ΔE2000':>7}"]
+        lines = [f"scored on {self.scored_on}", f"trained: {self.trained}",
+                 f"{'model':<22} {'PSNR':>8} {'SSIM':>7} {'ΔE2000':>7}"]
         lines += [f"{name:<22} {m['psnr']:>8.3f} {m['ssim']:>7.4f} {m['delta_e']:>7.2f}"
                   for name, m in self.rows.items()]
         lines.append(f"classic_isp: {self.classic}")
@@ -100,7 +102,7 @@ class EvalReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"weights": self.weights, "scored_on": self.scored_on, "split": self.split, "results": self.rows,
-                "classic_isp": self.classic}
+                "classic_isp": self.classic, "trained": self.trained}
 
 
 def evaluate_checkpoint(weights: str | Path, data: str | Path | None = None, split: str = "val",
@@ -118,7 +120,7 @@ def evaluate_checkpoint(weights: str | Path, data: str | Path | None = None, spl
     from isplab.atomic import check_writable, remove_stale_temps, write_text_atomic
     from isplab.data.splits import folder_eval_set
     from isplab.models.weights import load_model_from_checkpoint, raw_domain
-    from isplab.train.config import DataConfig
+    from isplab.train.config import DataConfig, training_mode
     from isplab.train.data import classic_for, folder_domain, stream_camera
     from isplab.train.device import resolve_device
 
@@ -145,7 +147,8 @@ def evaluate_checkpoint(weights: str | Path, data: str | Path | None = None, spl
     rows = {state["model_name"]: evaluate(model.to(target_device), images, batch_size, progress=True,
                                           device=target_device),
             "classic_isp": evaluate(classic, images, batch_size)}
-    report = EvalReport(str(weights), images.description, images.split, rows, classic.describe())
+    report = EvalReport(str(weights), images.description, images.split, rows, classic.describe(),
+                        training_mode(state.get("config") or {}))
     if json_path is not None:
         write_text_atomic(Path(json_path), json.dumps(report.to_dict(), indent=2) + "\n")
     return report

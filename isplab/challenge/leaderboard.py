@@ -272,6 +272,10 @@ class Leaderboard:
         if inits:
             lines.append("Initialised from " + "; ".join(f"{m}: {i}" for m, i in inits.items())
                          + " (others trained from scratch).")
+        trained = {r.model: r.extra["trained"] for r in self.rows if r.extra.get("trained") not in (None, "paired")}
+        if trained:
+            lines.append("Trained without aligned pairs: " + "; ".join(f"{m}: {t}" for m, t in trained.items())
+                         + " (others on pairs).")
         if self.classic is not None and self.classic.notes:
             lines.append(f"{CLASSIC_ROW}: {self.classic.notes}.")
         return lines

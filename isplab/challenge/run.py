@@ -37,7 +37,7 @@ from isplab.images import to_uint8
 from isplab.losses import LossTerm
 from isplab.models.weights import load_checkpoint, load_model_from_checkpoint, raw_domain
 from isplab.runtime import FULL_HD_INPUT
-from isplab.train.config import ObjectiveConfig, ScheduleConfig, StageConfig, TrainConfig
+from isplab.train.config import ObjectiveConfig, ScheduleConfig, StageConfig, TrainConfig, training_mode
 from isplab.train.data import RunData, build_run_data, classic_for
 from isplab.train.recipes import load_train_config
 
@@ -244,6 +244,7 @@ def train_and_score(
         crops=save_crops(model, classic_for(cfg.data), images, folder),
         extra={"scored_on": images.description, "split": images.split, "train_steps": cfg.total_steps,
                "train_s": train_metrics.get("train_s"), "checkpoint_step": state.get("step"),
+               "trained": training_mode(state.get("config") or {}),
                **_test_scores(model, run_data, split, cfg.data.batch_size)},
     )
     if bench is None:

@@ -103,6 +103,7 @@ class SyntheticStream:
             flat patches of random colours, for exact colour on flat areas).
         seed: the stream's seed; batch ``step`` depends only on ``(seed, step)``.
         split: photos to draw from (``train`` for training).
+        only: only these photos of ``split`` (unpaired data draws raws and targets from disjoint sets).
     """
 
     camera: Family | None = None
@@ -114,6 +115,7 @@ class SyntheticStream:
     cards: float = 0.0
     seed: int = 0
     split: str = "train"
+    only: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         self.camera = self.camera or CameraFamily()
@@ -123,7 +125,14 @@ class SyntheticStream:
         if not 0 < low <= high <= 1:
             raise DataError(None, f"scale range {self.scale} must satisfy 0 < low <= high <= 1",
                             "crops are never upsampled: use scales up to 1")
-        self.photos = photos_in(self.split)
+        chosen = photos_in(self.split)
+        if self.only is not None:
+            unknown = sorted(set(self.only) - {p.name for p in chosen})
+            if unknown or not self.only:
+                raise DataError(None, f"photos {list(self.only)} are not {self.split} photos ({', '.join(unknown)})",
+                                f"choose from {', '.join(p.name for p in chosen)}")
+            chosen = tuple(p for p in chosen if p.name in self.only)
+        self.photos = chosen
         weights = np.array([p.weight for p in self.photos])
         self._weights = weights / weights.sum()
         self._images = [_photo_tensor(p.name) for p in self.photos]

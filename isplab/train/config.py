@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from isplab.config import check
+from isplab.data.photos import UNPAIRED_RAW_PHOTOS, UNPAIRED_TARGET_PHOTOS
 from isplab.losses import LossTerm
 from isplab.train.device import AMP_MODES, DEVICES
 
@@ -72,6 +73,22 @@ class StreamConfig:
 
 
 @dataclass
+class UnpairedConfig:
+    """Unpaired data (objective ``unpaired``, :mod:`isplab.data.unpaired`): ``data.path`` holds the camera's
+    raws (any layout ``--data`` accepts, or a folder of camera raw files; null: the embedded stream), and
+    ``photos`` a folder of JPEG/PNG photos of other scenes (null: the embedded ``target_photos``).
+
+    ``raw_photos`` / ``target_photos``: the embedded training photos of each side (disjoint). ``val``: a
+    paired folder to score on, needed when ``data.path`` is a folder of raw files (no pairs to hold out).
+    """
+
+    photos: str | None = None
+    raw_photos: list[str] = field(default_factory=lambda: list(UNPAIRED_RAW_PHOTOS))
+    target_photos: list[str] = field(default_factory=lambda: list(UNPAIRED_TARGET_PHOTOS))
+    val: str | None = None
+
+
+@dataclass
 class DataConfig:
     """Where the pairs come from. ``path: null`` draws the embedded data on the fly (``stream``); else a
     dataset folder or a store packed from one (``isplab data pack``, read without decoding).
@@ -86,6 +103,7 @@ class DataConfig:
     order; few-shot adaptation, ``isplab adapt``); null = all of them. ``camera``: a camera profile (YAML,
     ``isplab profile``) describing the raws' colour space and levels, for data that carries none (a synthetic
     folder's ``camera.json`` and the embedded stream carry their own); it is recorded in every checkpoint.
+    ``unpaired``: raws and RGB photos of different scenes (:class:`UnpairedConfig`) instead of pairs.
     """
 
     path: str | None = None
@@ -101,6 +119,7 @@ class DataConfig:
     shots: int | None = None
     camera: str | None = None
     stream: StreamConfig = field(default_factory=StreamConfig)
+    unpaired: UnpairedConfig | None = None
 
     def __post_init__(self) -> None:
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
@@ -211,3 +230,14 @@ class TrainConfig:
         steps[-1] = max(1, total - sum(steps[:-1]))
         stages = [replace(s, steps=n) for s, n in zip(self.stages, steps, strict=True)]
         return replace(self, stages=stages)
+
+
+def training_mode(config: dict[str, Any]) -> str:
+    """How a run was trained, from its saved config (a checkpoint's ``config``): ``paired``, ``unpaired``, or
+    ``semi-supervised (N pairs + unpaired)`` (shown by ``isplab eval`` and the challenge leaderboard)."""
+    objectives = [stage.get("objective") or {} for stage in config.get("stages") or []]
+    unpaired = [o.get("kwargs") or {} for o in objectives if o.get("name") == "unpaired"]
+    if not unpaired:
+        return "paired"
+    pairs = max(int(kw.get("pairs") or 0) for kw in unpaired)
+    return f"semi-supervised ({pairs} pairs + unpaired)" if pairs else "unpaired"

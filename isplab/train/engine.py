@@ -109,6 +109,15 @@ def _init_distributed(device: str = "auto") -> _Dist:
     return _Dist(dist.get_rank(), dist.get_world_size(), target)
 
 
+def _param_groups(model: nn.Module, objectives: nn.ModuleList) -> list[dict[str, Any]]:
+    """The model's and the objectives' parameters in one group (the base settings), then each objective's
+    own groups (:meth:`~isplab.train.objectives.base.Objective.param_groups`, e.g. a discriminator's LR)."""
+    own = [group for objective in objectives for group in objective.param_groups()]
+    taken = {id(p) for group in own for p in group["params"]}
+    base = [p for p in (*model.parameters(), *objectives.parameters()) if id(p) not in taken]
+    return [{"params": base}, *own]
+
+
 def _average_gradients(params: list[nn.Parameter], world: int) -> None:
     """All-reduce-mean the gradients DDP does not own (the current objective's own parameters; other stages'
     are left without gradients, so Adam skips them as in one process)."""
@@ -226,8 +235,8 @@ def train(
     ).to(ddp.device)
     params = [*model.parameters(), *objectives.parameters()]
     # The fused kernel: one pass over all parameters per step (CPU and CUDA).
-    optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, betas=cfg.optim.betas, eps=cfg.optim.eps,
-                                 weight_decay=cfg.optim.weight_decay, fused=True)
+    optimizer = torch.optim.Adam(_param_groups(model, objectives), lr=cfg.optim.lr, betas=cfg.optim.betas,
+                                 eps=cfg.optim.eps, weight_decay=cfg.optim.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(cfg, s))
     ema = WeightEMA(model, cfg.ema.decay)
     step, best, train_s0 = 0, -math.inf, 0.0
@@ -266,6 +275,7 @@ def train(
         if not ddp.main:
             return
         check_weights(model, step, run_dir)
+        check_weights(objectives, step, run_dir)  # a discriminator or head diverges too
         state = {"model_name": cfg.model, "model_kwargs": cfg.model_kwargs, "model": ema.weights(model),
                  "objectives": objectives.state_dict(), "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict(),
