@@ -173,7 +173,7 @@ class RawDomain:
             if values.get(name) is not None:
                 values[name] = tuple(tuple(row) for row in values[name])
         for key in ("black", "white", "sensor_black", "order", "neutral"):
-            if values.get(key) is not None:
+            if isinstance(values.get(key), list | tuple):  # a scalar level stands for all four channels
                 values[key] = tuple(values[key])
         return cls(**values)
 
