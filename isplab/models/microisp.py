@@ -29,6 +29,7 @@ from torch import nn
 
 from isplab.camera.profile import ULTRAISP_MAI_DOMAIN
 from isplab.errors import IsplabError
+from isplab.models.cards import register_shipped, register_weights
 from isplab.models.ops import depth_to_space
 from isplab.models.registry import TFLITE_MAPPERS, register_model
 
@@ -128,6 +129,13 @@ def microisp_0_5(features: int = 4, num_blocks: int = 7) -> MicroISP:
     Measured fp32 TFLite (benchmarks/zoo_table.py): 0.077 MB (80,780 B).
     """
     return MicroISP(num_stages=1, features=features, num_blocks=num_blocks)
+
+
+register_shipped("microisp")
+register_shipped("microisp_0.5")
+register_weights("microisp.mai22_official", importer="microisp", default=False,
+                 source="aiff22/MicroISP: tflite_model/MicroISP.tflite (the MAI 2022 baseline's release)",
+                 licence="CC BY-NC-SA 4.0 (research use)", data="Fujifilm UltraISP (MAI 2022): Sony IMX586 raws")
 
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from isplab.models.cards import register_shipped
 from isplab.models.ops import depth_to_space
 from isplab.models.registry import register_model
 
@@ -52,3 +53,7 @@ def mialgo_3conv(channels: int = 12) -> SmallNet:
     Measured fp32 TFLite (benchmarks/zoo_table.py): 0.015 MB (15,608 B).
     """
     return SmallNet(channels)
+
+
+register_shipped("smallnet")
+register_shipped("mialgo_3conv")

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from isplab.models.blocks import ChannelAttention
+from isplab.models.cards import register_shipped
 from isplab.models.ops import depth_to_space
 from isplab.models.registry import register_model
 
@@ -138,3 +139,5 @@ def enerzai(levels: list[dict] | None = None, reduction: int = 8, skip: str = "c
         return EnerzaiNet(EnerzaiConfig(reduction=reduction, skip=skip))
     return EnerzaiNet(EnerzaiConfig(tuple(LevelConfig(**lv) for lv in levels), reduction, skip))
 
+
+register_shipped("enerzai_t1")

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from isplab.models.blocks import ChannelAttention, ERepConv
+from isplab.models.cards import register_shipped
 from isplab.models.ops import depth_to_space
 from isplab.models.registry import register_model
 
@@ -74,3 +75,6 @@ def fgarepnet(channels: int = 12, n_blocks: int = 2) -> FGARepNet:
     Measured fp32 TFLite (benchmarks/zoo_table.py): 0.046 MB (47,724 B).
     """
     return FGARepNet(channels, n_blocks)
+
+
+register_shipped("fgarepnet")

@@ -26,6 +26,7 @@ from torch import nn
 from isplab.camera.profile import ULTRAISP_MAI_DOMAIN
 from isplab.errors import IsplabError
 from isplab.models.blocks import CBAM
+from isplab.models.cards import register_shipped, register_weights
 from isplab.models.registry import TFLITE_MAPPERS, register_model
 from isplab.models.smallnet import SmallNet
 from isplab.raw.bayer import MAI_WHITE_LEVEL
@@ -158,3 +159,9 @@ def map_submitted_tflite(graph: Graph, model: JMUNet, input_scale: float = MAI_W
         weights[f"{name}/kernel"] = graph.constant(op.inputs[1]).T  # TFLite (out, in) -> Keras (in, out)
         weights[f"{name}/bias"] = graph.constant(op.inputs[2])
     return keras_state_dict(weights, input_scale=input_scale)
+
+
+register_shipped("jmu_cvlab")
+register_weights("jmu_cvlab.mai22_submitted", importer="jmu_cvlab",
+                 source="mv-lab/AISP: mai22-learnedisp/model.tflite (JMU-CVLab's MAI 2022 submission)",
+                 licence="none stated (research comparison only)", data="Fujifilm UltraISP (MAI 2022)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from isplab.models.cards import register_shipped
 from isplab.models.registry import register_model
 from isplab.models.smallnet import SmallNet
 
@@ -52,3 +53,6 @@ def mincho_mobile_smallnet(channels: int = 32, n_separable: int = 4) -> MobileSm
     Measured fp32 TFLite (benchmarks/zoo_table.py): 0.072 MB (75,740 B).
     """
     return MobileSmallnet(channels, n_separable)
+
+
+register_shipped("mincho_mobile_smallnet")

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from isplab.models.blocks import CSA, ECB, RFDB, make_activation
+from isplab.models.cards import register_shipped
 from isplab.models.ops import depth_to_space
 from isplab.models.registry import register_model
 
@@ -70,3 +71,6 @@ def rfdcsa_large(channels: int = 48) -> RFDCSA:
     Measured fp32 TFLite (benchmarks/zoo_table.py): 1.215 MB (1,273,628 B).
     """
     return RFDCSA(channels, n_blocks=3)
+
+
+register_shipped("rfdcsa")
