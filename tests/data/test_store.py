@@ -12,6 +12,7 @@ import torch
 from isplab.cli import main
 from isplab.data import pack as pack_module
 from isplab.data import synthesize_dataset
+from isplab.data.datasets import PairedRawDataset
 from isplab.data.pack import pack_dataset
 from isplab.data.sources import FolderStream
 from isplab.data.splits import folder_eval_set, folder_splits
@@ -225,3 +226,91 @@ def test_worker_batches_equal_in_process_batches(synth):
     for (raw, target), (raw1, target1) in zip(*runs, strict=True):
         assert raw.dtype == raw1.dtype == torch.float32
         torch.testing.assert_close((raw, target), (raw1, target1), rtol=0, atol=0)
+
+
+def test_cli_pack_honours_shard_pairs_and_workers(tmp_path, synth, monkeypatch, capsys):
+    folder, reference = synth
+    pools = []
+    real_pool = pack_module.ThreadPoolExecutor
+
+    def pool(workers):
+        pools.append(workers)
+        return real_pool(workers)
+
+    monkeypatch.setattr(pack_module, "ThreadPoolExecutor", pool)
+    out = tmp_path / "cli.store"
+    assert main(["data", "pack", str(folder), "--out", str(out), "--shard-pairs", "2", "--workers", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert pools == [3] and f"packed 13 pairs of {folder} into {out}" in printed and f"--data {out}" in printed
+    index = json.loads((out / "index.json").read_text())
+    assert index["shard_pairs"] == 2
+    assert [s["count"] for s in index["splits"]["train"]["shards"]] == [2, 2, 2, 2]  # 8 train pairs
+    assert [s["count"] for s in index["splits"]["val"]["shards"]] == [2, 1]
+    assert sorted(p.name for p in (out / "shards").glob("test-*")) == ["test-00000.raw.npy", "test-00000.rgb.npy"]
+    for split in ("train", "val", "test"):  # the same pairs as the 3-pair store of the same folder
+        a, b = StoredPairs(out, split), StoredPairs(reference, split)
+        assert len(a) == len(b)
+        for i in range(len(a)):
+            torch.testing.assert_close(a[i], b[i], rtol=0, atol=0)
+    assert main(["data", "pack", str(folder), "--out", str(out)]) == 2  # no --overwrite: one-line error
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--overwrite" in err
+    assert main(["data", "pack", str(folder), "--out", str(tmp_path / "bad"), "--shard-pairs", "0"]) == 2
+    assert "shard_pairs 0 must be >= 1" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_zurich_layout_store(tmp_path, make_pairs):
+    """Zurich RAW-to-RGB (huawei_raw/ + canon/*.jpg): packed and read like its folder, JPEG targets included."""
+    folder = make_pairs(tmp_path / "zurich", 3, layout="zurich", size=16)
+    store = pack_dataset(folder, tmp_path / "z.store", shard_pairs=2, progress=False)
+    index = json.loads((store / "index.json").read_text())
+    entry = index["splits"][""]
+    assert entry["layout"] == "zurich" and entry["target_suffix"] == ".jpg" and entry["size"] == [16, 16]
+    pairs, source = StoredPairs(store), PairedRawDataset(folder)
+    assert pairs.layout.name == "zurich" and len(pairs) == 3
+    assert pairs.files(1) == (folder / "huawei_raw" / "1.png", folder / "canon" / "1.jpg")
+    for i in range(3):
+        torch.testing.assert_close(pairs[i], source[i], rtol=0, atol=0)
+    assert entry["max_code"] == max(int(source.load_codes(i)[0].max()) for i in range(3))
+    assert check_store(store)[0].layout.name == "zurich"
+
+
+def test_other_store_format_versions_are_refused(tmp_path, synth):
+    _, store = synth
+    copy = tmp_path / "st"
+    import shutil
+
+    shutil.copytree(store, copy)
+    index = json.loads((copy / "index.json").read_text())
+    (copy / "index.json").write_text(json.dumps({**index, "format": "isplab-store/2"}))
+    with pytest.raises(DataError, match=r"index\.json.*store format 'isplab-store/2'; this isplab reads "
+                                        r"isplab-store/1.*--overwrite"):
+        StoredPairs(copy)
+    with pytest.raises(DataError, match="store format 'isplab-store/2'"):
+        folder_splits(copy)
+    (copy / "index.json").write_text(json.dumps({**index, "format": "something-else/1"}))
+    with pytest.raises(DataError, match="not a packed store"):
+        StoredPairs(copy)
+
+
+@pytest.mark.parametrize("damage", ["shape", "dtype", "garbage"])
+def test_shards_of_the_wrong_shape_or_dtype_are_refused(tmp_path, synth, damage):
+    _, store = synth
+    import shutil
+
+    copy = shutil.copytree(store, tmp_path / "st")
+    shard = copy / "shards" / "train-00000.raw.npy"
+    good = np.load(shard)
+    bad = {"shape": good[:2], "dtype": good.astype(np.int32)}.get(damage)
+    if bad is None:
+        shard.write_bytes(b"not a numpy file at all")
+    else:
+        np.save(shard, bad)
+    pairs = StoredPairs(copy)
+    message = {"shape": r"holds uint16 \(2, 4, 16, 16\), the index says uint16 \(3, 4, 16, 16\)",
+               "dtype": r"holds int32 \(3, 4, 16, 16\), the index says uint16 \(3, 4, 16, 16\)",
+               "garbage": "cannot map shard"}[damage]
+    with pytest.raises(DataError, match=rf"train-00000\.raw\.npy: .*{message}.*re-pack"):
+        pairs.load_codes(0)
+    with pytest.raises(DataError, match=message):
+        check_store(copy)
