@@ -44,6 +44,8 @@ SKIPS = {
     "isplab sweep": "trains each model 200+ steps (minutes) or needs a Ray cluster; tests/test_sweep.py sweeps "
                     "4-step configs locally and on Ray",
     "ray start": "starts a Ray cluster node",
+    "python tools/mutation.py": "mutation runs take minutes to hours; tests/test_mutation_sample.py runs the seeded "
+                                "sample",
     "isplab search": "a minute (enerzai_tiny) to hours, or a Ray cluster; tests/search/test_search.py searches a "
                      "tiny space",
     "isplab train --config microisp --out runs/m --device cuda":
