@@ -182,3 +182,64 @@ def test_pipeline_options_describe_and_device_moves():
         ClassicISP(wb_gains=[1.0, 2.0])
     with pytest.raises(ValueError, match="white balance"):
         ClassicISP(white_balance="retinex")
+
+
+def test_raw_visualisation_shows_r_mean_g_b_with_gamma():
+    from isplab.classic.visualise import raw_visualisation
+
+    packed = torch.stack([torch.full((2, 3), v) for v in (0.09, 0.2, 0.5, 0.6)])  # B, G_r, R, G_b
+    packed[2, 0, 0] = 1.7  # clipped
+    view = raw_visualisation(packed)
+    assert view.shape == (3, 4, 6)
+    expected = torch.tensor([0.5, 0.4, 0.09]) ** (1 / 2.2)  # R, mean of the greens, B
+    torch.testing.assert_close(view[:, 3, 5], expected)
+    assert torch.equal(view[:, 0, 0], view[:, 1, 1]) and view[0, 0, 0].item() == 1.0  # nearest 2x; clipped red
+    assert torch.equal(view[:, 2:, 2:], view[:, 2:, 2:4].repeat(1, 1, 2))
+
+
+def test_tone_curve_clips_keeps_dtype_and_names_a_bad_curve():
+    x = torch.tensor([-0.5, 0.0, 0.5, 1.0, 1.5], dtype=torch.float64)
+    out = tone_curve(x, [0.1, 0.7, 0.9])
+    assert out.dtype == torch.float64 and out.tolist() == pytest.approx([0.1, 0.1, 0.7, 0.9, 0.9])
+    for bad, shape in (([0.5], r"\(1,\)"), ([[0.0, 1.0], [0.0, 1.0]], r"\(2, 2\)")):
+        with pytest.raises(ValueError, match=rf"a tone curve is a 1-D list of >= 2 values, got shape {shape}"):
+            tone_curve(x, bad)
+
+
+def test_auto_exposure_meters_the_clipped_image_in_its_dtype():
+    """Highlights above 1 count as 1 (what the output can show): a blown sky does not darken the frame."""
+    linear = torch.full((1, 3, 4, 4), 0.09, dtype=torch.float64)
+    linear[..., 0, :] = 5.0  # a quarter of the frame far over white
+    gain = auto_exposure(linear)
+    assert gain.dtype == torch.float64
+    assert gain.item() == pytest.approx(0.18 / (0.25 * 1.0 + 0.75 * 0.09), rel=1e-12)
+    linear[..., 0, :] = -1.0  # negative noise counts as black
+    assert auto_exposure(linear).item() == pytest.approx(0.18 / (0.75 * 0.09), rel=1e-12)
+
+
+def test_pipeline_errors_and_buffers_name_what_was_wrong():
+    with pytest.raises(ValueError, match="unknown demosaic method 'ahd'; use one of menon, malvar, bilinear"):
+        ClassicISP(demosaic="ahd")
+    with pytest.raises(ValueError, match="unknown white balance 'retinex'; use one of grey_world, white_patch"):
+        ClassicISP(white_balance="retinex")
+    with pytest.raises(ValueError, match="unknown tone curve 'filmic'; use 'smoothstep', None or a list of values"):
+        ClassicISP(tone="filmic")
+    with pytest.raises(ValueError, match=r"^ccm must have shape \(3, 3\), got \(3,\)"):
+        ClassicISP(ccm=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"^wb_gains must have shape \(3,\), got \(2,\)"):
+        ClassicISP(wb_gains=[1.0, 2.0])
+    isp = ClassicISP(wb_gains=np.array([2.0, 1.0, 1.5]), ccm=np.eye(3), tone=np.array([0.0, 1.0]))
+    assert isp.wb_gains.dtype == isp.ccm.dtype == isp.curve.dtype == torch.float32  # float64 arrays in
+    with pytest.raises(ValueError, match=r"demosaic method 'ahd'; use one of menon, malvar, bilinear"):
+        demosaic(torch.zeros(1, 4, 4, 4), "ahd")
+    with pytest.raises(ValueError, match=r"need rgb \(N, 3, H, W\), got \(3, 2, 2\)"):
+        apply_ccm(torch.zeros(3, 2, 2), torch.eye(3))
+    with pytest.raises(ValueError, match=r"packed raw must be \(N, 4, h, w\), got shape \(1, 3, 4, 4\)"):
+        to_mosaic(torch.zeros(1, 3, 4, 4))  # 3 planes are not a packed raw
+
+
+def test_describe_says_what_the_pipeline_did():
+    assert ClassicISP(ccm=torch.eye(3)).describe() == ("Menon 2007 (DDFAPD) demosaic, grey-world WB, camera CCM, "
+                                                        "exposure x1.00, sRGB + S-curve; no denoising")
+    assert ClassicISP(tone=None, gamma=False, white_balance="white_patch").describe() == (
+        "Menon 2007 (DDFAPD) demosaic, white-patch WB, no CCM, exposure x1.00, linear; no denoising")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
 
 import numpy as np
 import pytest
@@ -278,8 +279,6 @@ def test_zurich_layout_store(tmp_path, make_pairs):
 def test_other_store_format_versions_are_refused(tmp_path, synth):
     _, store = synth
     copy = tmp_path / "st"
-    import shutil
-
     shutil.copytree(store, copy)
     index = json.loads((copy / "index.json").read_text())
     (copy / "index.json").write_text(json.dumps({**index, "format": "isplab-store/2"}))
@@ -296,8 +295,6 @@ def test_other_store_format_versions_are_refused(tmp_path, synth):
 @pytest.mark.parametrize("damage", ["shape", "dtype", "garbage"])
 def test_shards_of_the_wrong_shape_or_dtype_are_refused(tmp_path, synth, damage):
     _, store = synth
-    import shutil
-
     copy = shutil.copytree(store, tmp_path / "st")
     shard = copy / "shards" / "train-00000.raw.npy"
     good = np.load(shard)
@@ -314,3 +311,55 @@ def test_shards_of_the_wrong_shape_or_dtype_are_refused(tmp_path, synth, damage)
         pairs.load_codes(0)
     with pytest.raises(DataError, match=message):
         check_store(copy)
+
+
+def test_store_errors_name_the_store_the_problem_and_the_fix(tmp_path, synth):
+    folder, store = synth
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match=rf"^{empty}: is not a packed store \(no index\.json\)\. run `isplab data pack "
+                                        r"DIR --out STORE`$"):
+        StoredPairs(empty)
+    (empty / "index.json").write_text(json.dumps([1, 2]))  # JSON, but not an index
+    assert not is_store(empty)
+    (empty / "index.json").write_text(json.dumps({"splits": {}}))  # no format at all
+    assert not is_store(empty)
+    with pytest.raises(DataError, match=rf"^{store}: no split 'tset'; splits found: test, train, val\. pick one of "
+                                        "those splits, or omit the split for a store of a flat folder$"):
+        StoredPairs(store, "tset")
+    test_only = pack_dataset(folder / "test", tmp_path / "t.store", progress=False)
+    with pytest.raises(DataError, match=r"no split 'train'; splits found: none \(packed from a single split\)"):
+        StoredPairs(test_only, "train")
+    val_test = tmp_path / "vt"
+    for split in ("val", "test"):
+        shutil.copytree(folder / split, val_test / split)
+    vt_store = pack_dataset(val_test, tmp_path / "vt.store", progress=False)
+    with pytest.raises(DataError, match=rf"^{tmp_path / 'vt.store'}: holds splits test, val but no train\. pick a "
+                                        r"split \(e\.g\. --split test\), or pack a folder with a train/ split$"):
+        StoredPairs(vt_store)
+    assert len(StoredPairs(vt_store, "val")) == 3
+    for size in (16, (32, 16)):
+        with pytest.raises(DataError, match=rf"^{store}: split train holds 32x32 pairs, not "
+                                            rf"{size if isinstance(size, int) else 32}x16\. drop the size option"):
+            StoredPairs(store, "train", size=size)
+    assert StoredPairs(store, "train", size=32).size == StoredPairs(store, "train", size=(32, 32)).size == (32, 32)
+    with pytest.raises(ValueError, match=r"indices \[8, 9\] out of range for 8 pairs"):
+        StoredPairs(store, "train", indices=[0, 7, 8, 9])
+    with pytest.raises(ValueError, match=r"indices \[-1\] out of range"):
+        StoredPairs(store, "train", indices=[-1])
+
+
+def test_store_pairs_know_their_split_files_and_options(synth):
+    from isplab.data.store import open_pairs
+
+    folder, store = synth
+    pairs = StoredPairs(store)  # no split: the train split
+    assert pairs.split == "train" and pairs.folder == store / "train" and pairs.target_suffix == ".png"
+    assert pairs.files(2) == (folder / "train" / "mediatek_raw" / "2.png", folder / "train" / "fujifilm" / "2.png")
+    codes, rgb = pairs.load_codes(4)
+    assert not codes.flags.writeable and not rgb.flags.writeable  # views of the read-only map, not copies
+    picked = open_pairs(store, "val", indices=[2, 0], size=32, white_level=255)
+    assert isinstance(picked, StoredPairs) and picked.positions == [2, 0] and picked.white_level == 255
+    torch.testing.assert_close(picked[0][0], StoredPairs(store, "val")[2][0] * (1020 / 255), rtol=1e-6, atol=0)
+    with pytest.raises(DataError, match="holds 32x32 pairs, not 16x16"):
+        open_pairs(store, "val", size=16)
