@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -114,10 +115,10 @@ def generate(work: Path) -> list[str]:
 
 
 def listed_survivors() -> set[str]:
-    """Mutant names documented as equivalent in docs/mutation-survivors.md (lines starting ``- `name```)."""
+    """Mutant names documented in docs/mutation-survivors.md (every backticked ``...__mutmut_N``)."""
     if not SURVIVORS.is_file():
         return set()
-    return {line.split("`")[1] for line in SURVIVORS.read_text().splitlines() if line.startswith("- `")}
+    return set(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", SURVIVORS.read_text()))
 
 
 def score(codes: dict[str, int | None]) -> dict[str, int | float]:
