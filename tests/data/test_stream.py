@@ -145,6 +145,15 @@ def test_photos_are_drawn_by_their_weights_and_crops_fit_them():
         assert counts[name] / 300 == pytest.approx(weight / sum(weights.values()), abs=0.06), counts
 
 
+def test_recolour_records_angle_and_saturation():
+    _, _, records = SyntheticStream(patch=16, recolour=1.0, seed=2).sample(0, 4)
+    for record in records:
+        degrees, saturation = record["recolour"]
+        assert -180 <= degrees <= 180 and 0.7 <= saturation <= 1.4
+        assert isinstance(saturation, float) and saturation == round(saturation, 4)
+    assert len({r["recolour"][1] for r in records}) == 4
+
+
 def test_hue_matrix_rotates_the_chroma_by_the_angle_and_scales_it():
     """Against YIQ written out here: luma kept, (I, Q) turned by the angle and scaled by the saturation."""
     to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])

@@ -101,12 +101,12 @@ def test_adapt_config_is_the_documented_recipe(tmp_path):
     assert [(s.steps, s.name) for s in cfg.stages] == [(30, "adapt")] and cfg.total_steps == 30
     assert [loss.name for loss in cfg.stages[0].losses] == ["l1"]
     assert (cfg.val_every, cfg.ckpt_every, cfg.log_every) == (10, 30, 10)
-    assert adapt_config("pretrained:smallnet", big, steps=2).val_every == 1
-    assert adapt_config("pretrained:smallnet", big, patch=256).data.patch == 256  # fits: kept
-    assert adapt_config("pretrained:smallnet", big, patch=None).data.patch is None
+    assert adapt_config("pretrained:smallnet", big, shots=3, steps=2).val_every == 1
+    assert adapt_config("pretrained:smallnet", big, shots=3, patch=256).data.patch == 256  # fits: kept
+    assert adapt_config("pretrained:smallnet", big, shots=3, patch=None).data.patch is None
     for kwargs, message in (({"shots": 0}, "--shots 0 must be >= 1. use e.g. --shots 10"),
-                            ({"steps": 0}, "--steps 0 must be >= 1. omit it for the default 300"),
-                            ({"lr": 0.0}, "--lr 0.0 must be > 0. omit it for the default 0.0003"),
+                            ({"shots": 3, "steps": 0}, "--steps 0 must be >= 1. omit it for the default 300"),
+                            ({"shots": 3, "lr": 0.0}, "--lr 0.0 must be > 0. omit it for the default 0.0003"),
                             ({"shots": 4}, "--shots 4: .* holds only 3 training pairs. use --shots 3 or fewer")):
         with pytest.raises(IsplabError, match=message):
             adapt_config("pretrained:smallnet", big, **kwargs)
