@@ -92,16 +92,18 @@ def test_adapt_config_is_the_documented_recipe(tmp_path):
     """docs/camera.md's recipe, field by field: L1 (the default stage), cosine from --lr to 1% of it, batch 8
     of 128x128 crops with flips, validation every third of the run, one checkpoint at the end."""
     big = synthesize_dataset(tmp_path / "big", n=3, val=1, seed=2, size=256)
-    cfg = adapt_config("pretrained:smallnet", big, shots=2, steps=30, lr=2e-3, seed=7, device="cpu", amp="bf16")
+    cfg = adapt_config("pretrained:smallnet", big, shots=2, steps=31, lr=2e-3, seed=7, device="cpu", amp="bf16")
     assert (cfg.model, cfg.seed, cfg.init, cfg.device, cfg.amp) == ("smallnet", 7, "pretrained:smallnet", "cpu", "bf16")
     assert cfg.model_kwargs == load_checkpoint(pretrained_path("smallnet")).get("model_kwargs", {})
     d = cfg.data
     assert (d.path, d.batch_size, d.patch, d.augment, d.val_max, d.shots) == (str(big), 8, 128, True, 16, 2)
     assert cfg.optim.lr == 2e-3 and (cfg.schedule.name, cfg.schedule.min_lr) == ("cosine", pytest.approx(2e-5))
-    assert [(s.steps, s.name) for s in cfg.stages] == [(30, "adapt")] and cfg.total_steps == 30
+    assert [(s.steps, s.name) for s in cfg.stages] == [(31, "adapt")] and cfg.total_steps == 31
     assert [loss.name for loss in cfg.stages[0].losses] == ["l1"]
-    assert (cfg.val_every, cfg.ckpt_every, cfg.log_every) == (10, 30, 10)
+    assert (cfg.val_every, cfg.ckpt_every, cfg.log_every) == (10, 31, 10)
     assert adapt_config("pretrained:smallnet", big, shots=3, steps=2).val_every == 1
+    smallest = adapt_config("pretrained:smallnet", big, shots=1, steps=1)  # the smallest valid run
+    assert (smallest.data.shots, smallest.total_steps, smallest.seed) == (1, 1, 0)
     assert adapt_config("pretrained:smallnet", big, shots=3, patch=256).data.patch == 256  # fits: kept
     assert adapt_config("pretrained:smallnet", big, shots=3, patch=None).data.patch is None
     for kwargs, message in (({"shots": 0}, "--shots 0 must be >= 1. use e.g. --shots 10"),
