@@ -112,5 +112,6 @@ def test_adapt_config_is_the_documented_recipe(tmp_path):
                             ({"shots": 4}, "--shots 4: .* holds only 3 training pairs. use --shots 3 or fewer")):
         with pytest.raises(IsplabError, match=message):
             adapt_config("pretrained:smallnet", big, **kwargs)
-    with pytest.raises(IsplabError, match="--data .*missing is not a folder. point it at a paired dataset folder"):
+    with pytest.raises(IsplabError, match=r"--data .*missing is not a folder. point it at a paired dataset folder "
+                                          r"\(UltraISP layout: mediatek_raw/ \+ fujifilm/, or train/ val/ test/"):
         adapt_config("pretrained:smallnet", big / "missing")
