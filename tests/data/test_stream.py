@@ -114,7 +114,7 @@ def test_targets_are_the_recorded_crops_resampled_and_transformed():
         _, target, records = stream.sample(step, 6)
         assert {r["transform"] for r in records} != {0}
         for got, record in zip(target, records, strict=True):
-            photo = torch.from_numpy(load_photo(record["photo"])).permute(2, 0, 1)
+            photo = torch.tensor(load_photo(record["photo"])).permute(2, 0, 1)
             y, x, side = record["box"]
             assert 0 <= y <= photo.shape[1] - side and 0 <= x <= photo.shape[2] - side and side > 48
             crop = photo[None, :, y:y + side, x:x + side].float() / 255
@@ -126,7 +126,7 @@ def test_targets_are_the_recorded_crops_resampled_and_transformed():
     assert {r["transform"] for r in records} == {0} and {r["box"][2] for r in records} == {48}
     for got, record in zip(target, records, strict=True):
         y, x, side = record["box"]
-        photo = torch.from_numpy(load_photo(record["photo"])).permute(2, 0, 1)
+        photo = torch.tensor(load_photo(record["photo"])).permute(2, 0, 1)
         assert torch.equal(got, photo[:, y:y + side, x:x + side].float() / 255)  # no resampling at scale 1
 
 
