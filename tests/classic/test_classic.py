@@ -243,3 +243,30 @@ def test_describe_says_what_the_pipeline_did():
                                                         "exposure x1.00, sRGB + S-curve; no denoising")
     assert ClassicISP(tone=None, gamma=False, white_balance="white_patch").describe() == (
         "Menon 2007 (DDFAPD) demosaic, white-patch WB, no CCM, exposure x1.00, linear; no denoising")
+
+
+def test_pipeline_equals_its_stages_composed():
+    """The whole ISP is exactly its stages in order: clip the raw, white balance, demosaic (the chosen
+    method), CCM, exposure, clip, sRGB; out-of-range raws and a CCM with negative terms exercise the clips."""
+    g = torch.Generator().manual_seed(9)
+    packed = torch.rand(2, 4, 8, 8, generator=g, dtype=torch.float64) * 1.6 - 0.3
+    gains, ccm = torch.tensor([1.8, 1.0, 1.4]), torch.tensor([[1.6, -0.4, -0.2], [-0.3, 1.5, -0.2], [0.0, -0.5, 1.5]])
+    isp = ClassicISP(wb_gains=gains, ccm=ccm, exposure=3.0, demosaic="bilinear", tone=None).double()
+    stages = apply_ccm(demosaic(apply_white_balance(packed.clamp(0, 1), gains.double()), "bilinear"), ccm.double())
+    torch.testing.assert_close(isp(packed), srgb_gamma((stages * 3.0).clamp(0, 1)), rtol=0, atol=1e-12)
+
+
+def test_auto_exposure_in_the_pipeline_is_per_image():
+    dark, bright = torch.full((1, 4, 8, 8), 0.03), torch.full((1, 4, 8, 8), 0.06)  # gains 6 and 3
+    out = ClassicISP(exposure=None, tone=None, gamma=False)(torch.cat([dark, bright]))
+    luma = torch.tensor([0.2126, 0.7152, 0.0722]).view(1, 3, 1, 1)
+    torch.testing.assert_close((out * luma).sum(1).mean(dim=(1, 2)), torch.full((2,), 0.18))  # both brought to 18%
+
+
+def test_white_patch_ignores_clipped_photosites_and_falls_back_to_gain_one():
+    packed = torch.full((1, 4, 4, 4), 0.5)
+    packed[:, 2] = 0.98  # the red plane is all at the clip level: saturated, no estimate
+    packed[:, 0, 0, 0] = 0.25  # blue: one darker photosite
+    gains = white_patch_gains(packed, percentile=50.0)
+    # red: no unclipped photosite -> its white falls back to 1.0 (gain 0.5 against green's 0.5 white)
+    torch.testing.assert_close(gains, torch.tensor([[0.5, 1.0, 1.0]]))
