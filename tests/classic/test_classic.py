@@ -189,11 +189,13 @@ def test_raw_visualisation_shows_r_mean_g_b_with_gamma():
 
     packed = torch.stack([torch.full((2, 3), v) for v in (0.09, 0.2, 0.5, 0.6)])  # B, G_r, R, G_b
     packed[2, 0, 0] = 1.7  # clipped
+    packed[0, 0, 0] = -0.1  # below black: shown black
     view = raw_visualisation(packed)
     assert view.shape == (3, 4, 6)
     expected = torch.tensor([0.5, 0.4, 0.09]) ** (1 / 2.2)  # R, mean of the greens, B
     torch.testing.assert_close(view[:, 3, 5], expected)
     assert torch.equal(view[:, 0, 0], view[:, 1, 1]) and view[0, 0, 0].item() == 1.0  # nearest 2x; clipped red
+    assert view[2, 0, 0].item() == 0.0
     assert torch.equal(view[:, 2:, 2:], view[:, 2:, 2:4].repeat(1, 1, 2))
 
 
@@ -208,13 +210,15 @@ def test_tone_curve_clips_keeps_dtype_and_names_a_bad_curve():
 
 def test_auto_exposure_meters_the_clipped_image_in_its_dtype():
     """Highlights above 1 count as 1 (what the output can show): a blown sky does not darken the frame."""
-    linear = torch.full((1, 3, 4, 4), 0.09, dtype=torch.float64)
+    colour = torch.tensor([0.2, 0.09, 0.03], dtype=torch.float64).view(1, 3, 1, 1)
+    luma = 0.2126 * 0.2 + 0.7152 * 0.09 + 0.0722 * 0.03
+    linear = colour.expand(1, 3, 4, 4).clone()
     linear[..., 0, :] = 5.0  # a quarter of the frame far over white
     gain = auto_exposure(linear)
     assert gain.dtype == torch.float64
-    assert gain.item() == pytest.approx(0.18 / (0.25 * 1.0 + 0.75 * 0.09), rel=1e-12)
+    assert gain.item() == pytest.approx(0.18 / (0.25 * 1.0 + 0.75 * luma), rel=1e-12)
     linear[..., 0, :] = -1.0  # negative noise counts as black
-    assert auto_exposure(linear).item() == pytest.approx(0.18 / (0.75 * 0.09), rel=1e-12)
+    assert auto_exposure(linear).item() == pytest.approx(0.18 / (0.75 * luma), rel=1e-12)
 
 
 def test_pipeline_errors_and_buffers_name_what_was_wrong():
@@ -254,6 +258,9 @@ def test_pipeline_equals_its_stages_composed():
     isp = ClassicISP(wb_gains=gains, ccm=ccm, exposure=3.0, demosaic="bilinear", tone=None).double()
     stages = apply_ccm(demosaic(apply_white_balance(packed.clamp(0, 1), gains.double()), "bilinear"), ccm.double())
     torch.testing.assert_close(isp(packed), srgb_gamma((stages * 3.0).clamp(0, 1)), rtol=0, atol=1e-12)
+    balanced = apply_white_balance(packed.clamp(0, 1), [1.1, 1.0, 1.3])  # float64 gains stay float64
+    exact = torch.tensor([1.3, 1.0, 1.1, 1.0], dtype=torch.float64).view(1, 4, 1, 1)  # B, G_r, R, G_b
+    torch.testing.assert_close(balanced, (packed.clamp(0, 1) * exact).clamp(0, 1), rtol=0, atol=1e-15)
 
 
 def test_auto_exposure_in_the_pipeline_is_per_image():
