@@ -146,12 +146,33 @@ def test_photos_are_drawn_by_their_weights_and_crops_fit_them():
 
 
 def test_recolour_records_angle_and_saturation():
-    _, _, records = SyntheticStream(patch=16, recolour=1.0, seed=2).sample(0, 4)
+    _, _, records = SyntheticStream(patch=16, recolour=1.0, seed=2).sample(0, 16)
     for record in records:
         degrees, saturation = record["recolour"]
         assert -180 <= degrees <= 180 and 0.7 <= saturation <= 1.4
+        assert isinstance(degrees, float) and degrees == round(degrees, 2)
         assert isinstance(saturation, float) and saturation == round(saturation, 4)
-    assert len({r["recolour"][1] for r in records}) == 4
+    assert len({r["recolour"][0] for r in records}) == len({r["recolour"][1] for r in records}) == 16
+    assert any(r["recolour"][0] != round(r["recolour"][0], 1) for r in records)  # 2 decimals kept, not 1
+    _, _, half = SyntheticStream(patch=16, recolour=0.5, seed=2).sample(0, 16)
+    untouched = [r for r in half if r["recolour"] == [0.0, 1.0]]
+    assert 2 <= len(untouched) <= 14  # about half keep their colours, recorded as angle 0, saturation 1
+    assert all(0.7 <= r["recolour"][1] <= 1.4 and r["recolour"][0] != 0.0 for r in half if r not in untouched)
+
+
+def test_evaluation_targets_are_centre_crops_of_the_photo():
+    from isplab.data.photos import load_photo
+
+    for split in ("val", "test"):
+        for name, _, target in evaluation_set(split, cameras=1):
+            photo = torch.tensor(load_photo(name)).permute(2, 0, 1)
+            h, w = target.shape[-2:]
+            top, left = (photo.shape[1] - h) // 2, (photo.shape[2] - w) // 2
+            assert (photo.shape[1] - h, photo.shape[2] - w) != (0, 0) and top > 0
+            assert torch.equal(target[0], photo[:, top:top + h, left:left + w].float() / 255)
+    (_, raw, target), = evaluation_set("val")  # defaults: 8 cameras, seed 0
+    assert raw.shape[0] == target.shape[0] == 8
+    torch.testing.assert_close(raw, evaluation_set("val", cameras=8, seed=0)[0][1], rtol=0, atol=0)
 
 
 def test_hue_matrix_rotates_the_chroma_by_the_angle_and_scales_it():
