@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import zlib
 
 import numpy as np
 import pytest
@@ -363,3 +364,62 @@ def test_store_pairs_know_their_split_files_and_options(synth):
     torch.testing.assert_close(picked[0][0], StoredPairs(store, "val")[2][0] * (1020 / 255), rtol=1e-6, atol=0)
     with pytest.raises(DataError, match="holds 32x32 pairs, not 16x16"):
         open_pairs(store, "val", size=16)
+
+
+def test_store_checks_report_what_they_found(tmp_path, synth, make_pairs):
+    from isplab.data.store import shard_crc
+
+    folder, store = synth
+    index = json.loads((store / "index.json").read_text())
+    (summary,) = check_store(store, split="val")
+    assert (summary.root, summary.split, summary.count, summary.size, summary.layout.name, summary.warning) == (
+        store, "val", 3, (32, 32), "ultraisp", None)
+    assert summary.max_code == index["splits"]["val"]["max_code"] > 0
+    with pytest.raises(DataError, match="holds 32x32 pairs, not 16x16"):
+        check_store(store, split="val", size=16)
+    loud = pack_dataset(make_pairs(tmp_path / "d", 2, size=16), tmp_path / "loud", progress=False)
+    (summary,) = check_store(loud)
+    assert summary.warning is None  # 1023 is within 10 bits
+    warned = StoredPairs(loud, white_level=255).validate()
+    assert warned.warning.startswith(f"{loud}: sensor codes reach 1023, beyond the white level 255")
+    # checksums: zlib's CRC-32 of the bytes, also across its 64 MB pieces
+    small = np.arange(1000, dtype=np.uint16).reshape(10, 100)
+    assert shard_crc(small) == zlib.crc32(small.tobytes())
+    big = np.random.default_rng(0).integers(0, 255, (3, 25 << 20), dtype=np.uint8)  # 75 MB: two pieces
+    assert shard_crc(big) == zlib.crc32(big.tobytes())
+
+
+def test_damaged_and_unfinished_stores_name_the_fix(tmp_path, synth):
+    folder, _ = synth
+    store = pack_dataset(folder, tmp_path / "st", progress=False)
+    shard = store / "shards" / "val-00000.rgb.npy"
+    data = bytearray(shard.read_bytes())
+    data[-1] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    assert StoredPairs(store, "val").validate().count == 3  # a shallow check reads headers only
+    with pytest.raises(DataError, match=rf"^{shard}: shard contents do not match its checksum\. the store is "
+                                        r"damaged: re-pack it with --overwrite$"):
+        StoredPairs(store, "val").validate(deep=True)
+    shard.unlink()
+    with pytest.raises(DataError, match=rf"^{shard}: shard of the store is missing\. re-pack the dataset "
+                                        r"\(`isplab data pack DIR --out STORE --overwrite`\)$"):
+        StoredPairs(store, "val").load_codes(0)
+    np.save(shard, np.zeros((3, 3, 32, 32), np.uint16))
+    with pytest.raises(DataError, match=r"the index says uint8 \(3, 3, 32, 32\)\. the store is damaged: re-pack it "
+                                        "with --overwrite$"):
+        StoredPairs(store, "val").load_codes(0)
+    shard.write_bytes(b"garbage")
+    with pytest.raises(DataError, match=r"cannot map shard \(.*\)\. the store is damaged: re-pack it with "
+                                        "--overwrite$"):
+        StoredPairs(store, "val").load_codes(0)
+    index = json.loads((store / "index.json").read_text())
+    (store / "index.json").write_text(json.dumps({**index, "format": "isplab-store/9"}))
+    with pytest.raises(DataError, match=r"re-pack the dataset folder with this isplab \(`isplab data pack DIR --out "
+                                        r"STORE --overwrite`\)$"):
+        StoredPairs(store)
+    partial = tmp_path / "unfinished"
+    partial.mkdir()
+    (partial / "plan.json").write_text("{}")
+    with pytest.raises(DataError, match=rf"^{partial}: is an unfinished pack \(no index\.json\)\. re-run the same "
+                                        r"`isplab data pack` command to finish it \(it resumes\)$"):
+        folder_splits(partial)
