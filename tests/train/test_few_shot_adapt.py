@@ -115,3 +115,13 @@ def test_adapt_config_is_the_documented_recipe(tmp_path):
     with pytest.raises(IsplabError, match=r"--data .*missing is not a folder. point it at a paired dataset folder "
                                           r"\(UltraISP layout: mediatek_raw/ \+ fujifilm/, or train/ val/ test/"):
         adapt_config("pretrained:smallnet", big / "missing")
+
+
+def test_adapt_keeps_the_checkpoints_model_arguments(folder, tmp_path):
+    from isplab.models import create_model
+    from isplab.models.weights import save_checkpoint
+
+    ckpt = save_checkpoint(tmp_path / "narrow.pt", {"model_name": "smallnet", "model_kwargs": {"channels": 8},
+                                                     "model": create_model("smallnet", channels=8).state_dict()})
+    cfg = adapt_config(str(ckpt), folder, shots=2)
+    assert (cfg.model, cfg.model_kwargs, cfg.init) == ("smallnet", {"channels": 8}, str(ckpt))
