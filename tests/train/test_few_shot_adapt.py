@@ -106,6 +106,7 @@ def test_adapt_config_is_the_documented_recipe(tmp_path):
     assert (smallest.data.shots, smallest.total_steps, smallest.seed) == (1, 1, 0)
     assert adapt_config("pretrained:smallnet", big, shots=3, patch=256).data.patch == 256  # fits: kept
     assert adapt_config("pretrained:smallnet", big, shots=3, patch=None).data.patch is None
+    assert adapt_config("pretrained:smallnet", big, shots=3, batch_size=4).data.batch_size == 4
     for kwargs, message in (({"shots": 0}, "--shots 0 must be >= 1. use e.g. --shots 10"),
                             ({"shots": 3, "steps": 0}, "--steps 0 must be >= 1. omit it for the default 300"),
                             ({"shots": 3, "lr": 0.0}, "--lr 0.0 must be > 0. omit it for the default 0.0003"),
