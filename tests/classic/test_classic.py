@@ -277,3 +277,24 @@ def test_white_patch_ignores_clipped_photosites_and_falls_back_to_gain_one():
     gains = white_patch_gains(packed, percentile=50.0)
     # red: no unclipped photosite -> its white falls back to 1.0 (gain 0.5 against green's 0.5 white)
     torch.testing.assert_close(gains, torch.tensor([[0.5, 1.0, 1.0]]))
+
+
+def test_linear_output_is_clipped_and_defaults_are_the_documented_ones():
+    g = torch.Generator().manual_seed(10)
+    packed = torch.rand(1, 4, 8, 8, generator=g, dtype=torch.float64)
+    ccm = torch.tensor([[1.6, -0.4, -0.2], [-0.3, 1.5, -0.2], [0.0, -0.5, 1.5]])  # float32, as the ISP keeps it
+    linear = ClassicISP(wb_gains=[1.0, 1.0, 1.0], ccm=ccm, exposure=3.0, tone=None, gamma=False).double()(packed)
+    stages = apply_ccm(demosaic(packed, "menon"), ccm.double()) * 3.0
+    assert stages.min() < 0 and stages.max() > 1  # so the clip is visible
+    torch.testing.assert_close(linear, stages.clamp(0, 1), rtol=0, atol=1e-12)
+    torch.testing.assert_close(demosaic(packed), demosaic(packed, "menon"), rtol=0, atol=0)  # Menon by default
+    hot = packed * 1.6  # over white; gains below 1 must not bring clipped photosites back
+    halved = ClassicISP(wb_gains=[0.5, 1.0, 0.5], tone=None, gamma=False).double()(hot)
+    expected = demosaic(apply_white_balance(hot.clamp(0, 1), [0.5, 1.0, 0.5]), "menon").clamp(0, 1)
+    torch.testing.assert_close(halved, expected, rtol=0, atol=1e-12)
+    assert apply_white_balance(torch.full((1, 4, 2, 2), -0.2), [2.0, 1.0, 2.0]).min().item() == 0.0
+    ramp = torch.linspace(0, 0.9, 400).view(1, 1, 20, 20).expand(1, 4, 20, 20)  # 99th percentile below the max
+    expected = torch.quantile(ramp[0, 1].flatten(), 0.99)
+    torch.testing.assert_close(white_patch_gains(ramp * torch.tensor([0.5, 1.0, 1.0, 1.0]).view(1, 4, 1, 1)),
+                               torch.tensor([[1.0, 1.0, 2.0]]))  # blue at half the level: gain 2
+    assert expected < 0.9

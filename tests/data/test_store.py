@@ -346,6 +346,8 @@ def test_store_errors_name_the_store_the_problem_and_the_fix(tmp_path, synth):
     assert StoredPairs(store, "train", size=32).size == StoredPairs(store, "train", size=(32, 32)).size == (32, 32)
     with pytest.raises(ValueError, match=r"indices \[8, 9\] out of range for 8 pairs"):
         StoredPairs(store, "train", indices=[0, 7, 8, 9])
+    with pytest.raises(ValueError, match=r"indices \[8, 9, 10, 11, 12\] out of range"):  # the first five named
+        StoredPairs(store, "train", indices=list(range(14)))
     with pytest.raises(ValueError, match=r"indices \[-1\] out of range"):
         StoredPairs(store, "train", indices=[-1])
 
