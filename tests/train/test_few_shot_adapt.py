@@ -126,3 +126,6 @@ def test_adapt_keeps_the_checkpoints_model_arguments(folder, tmp_path):
                                                      "model": create_model("smallnet", channels=8).state_dict()})
     cfg = adapt_config(str(ckpt), folder, shots=2)
     assert (cfg.model, cfg.model_kwargs, cfg.init) == ("smallnet", {"channels": 8}, str(ckpt))
+    plain = create_model("smallnet").state_dict()
+    bare = save_checkpoint(tmp_path / "bare.pt", {"model_name": "smallnet", "model": plain})
+    assert adapt_config(str(bare), folder, shots=2).model_kwargs == {}  # an older checkpoint without the key
