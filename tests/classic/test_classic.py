@@ -293,8 +293,10 @@ def test_linear_output_is_clipped_and_defaults_are_the_documented_ones():
     expected = demosaic(apply_white_balance(hot.clamp(0, 1), [0.5, 1.0, 0.5]), "menon").clamp(0, 1)
     torch.testing.assert_close(halved, expected, rtol=0, atol=1e-12)
     assert apply_white_balance(torch.full((1, 4, 2, 2), -0.2), [2.0, 1.0, 2.0]).min().item() == 0.0
-    ramp = torch.linspace(0, 0.9, 400).view(1, 1, 20, 20).expand(1, 4, 20, 20)  # 99th percentile below the max
-    expected = torch.quantile(ramp[0, 1].flatten(), 0.99)
-    torch.testing.assert_close(white_patch_gains(ramp * torch.tensor([0.5, 1.0, 1.0, 1.0]).view(1, 4, 1, 1)),
-                               torch.tensor([[1.0, 1.0, 2.0]]))  # blue at half the level: gain 2
-    assert expected < 0.9
+    ramp = torch.linspace(0, 0.9, 400).view(1, 1, 20, 20).expand(1, 4, 20, 20).clone()
+    ramp[:, 0] *= 0.5  # blue at half the level ...
+    ramp[0, 0, -1, -2:] = 0.95  # ... but for two hot photosites above its 99th percentile (not clipped)
+    white = torch.quantile(ramp[0, 1].flatten(), 0.99)  # green's 99th percentile (red's is the same)
+    blue = torch.quantile(ramp[0, 0].flatten(), 0.99)
+    assert blue < 0.5 * 0.9 + 1e-6 and white < 0.9
+    torch.testing.assert_close(white_patch_gains(ramp), torch.tensor([[1.0, 1.0, float(white / blue)]]))
