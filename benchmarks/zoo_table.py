@@ -236,14 +236,16 @@ def table_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _paragraph(name: str) -> str:
-    """The factory docstring; one-line ones get their module docstring's first paragraph (report section)."""
-    factory = model_entry(name).factory
+def _paragraph(row: dict) -> str:
+    """The factory docstring (one-line ones get their module docstring's first paragraph: the report
+    section), then the measured file size from ``row`` (docstrings carry no measurements: they go stale)."""
+    factory = model_entry(row["name"]).factory
     doc = inspect.cleandoc(factory.__doc__ or "")
     module_doc = inspect.cleandoc(inspect.getmodule(factory).__doc__ or "")
     if len([line for line in doc.splitlines() if line.strip()]) <= 2 and module_doc:
         doc = module_doc.split("\n\n")[0] + "\n\n" + doc
-    return " ".join(doc.split())
+    measured = f"Measured fp32 TFLite (the table): {_cell_mb(row['tflite_mb'])} MB ({row['tflite_bytes']:,} B)."
+    return " ".join(doc.split()) + " " + measured
 
 
 def docs_markdown(rows: list[dict], failures: dict[str, str]) -> str:
@@ -305,7 +307,7 @@ def docs_markdown(rows: list[dict], failures: dict[str, str]) -> str:
         parts.append("None.")
     parts += ["", "## Models", ""]
     for r in rows:
-        parts += [f"### `{r['name']}`", "", _paragraph(r["name"]), ""]
+        parts += [f"### `{r['name']}`", "", _paragraph(r), ""]
     return "\n".join(parts)
 
 

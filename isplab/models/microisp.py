@@ -115,19 +115,13 @@ class MicroISP(nn.Module):
 
 @register_model("microisp", recipe="microisp", min_input=MIN_PACKED_SIZE)
 def microisp(features: int = 4, num_blocks: int = 7) -> MicroISP:
-    """MicroISP 1.0 (official baseline): 3 colour branches x 2 stacked generators, 13,560 params.
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 0.148 MB (155,276 B).
-    """
+    """MicroISP 1.0 (official baseline): 3 colour branches x 2 stacked generators, 13,560 params."""
     return MicroISP(num_stages=2, features=features, num_blocks=num_blocks)
 
 
 @register_model("microisp_0.5", recipe="microisp_0.5", min_input=MIN_PACKED_SIZE)
 def microisp_0_5(features: int = 4, num_blocks: int = 7) -> MicroISP:
-    """MicroISP 0.5: one generator per colour branch instead of two, 6,780 params.
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 0.077 MB (80,780 B).
-    """
+    """MicroISP 0.5: one generator per colour branch instead of two, 6,780 params."""
     return MicroISP(num_stages=1, features=features, num_blocks=num_blocks)
 
 

@@ -5,9 +5,9 @@ optimiser walks the model top-down and replaces every match (a deep copy: the ca
 touched). Rewrites are registered here by name, so the export report can say what was applied. Each must
 compute the same function: the export proves the optimised file against the *un-optimised* PyTorch model
 (parity), and :func:`optimize_for_export` first checks the rewritten model against the original in eager
-mode, in float64 so that only a wrong rewrite (not float rounding) can fail it (max-abs <=
-:data:`REWRITE_MAX_ABS`). Dynamic-size exports are not optimised (rewrites may depend on
-the input size).
+mode (on the caller's inputs, or on generated ones: the check always runs), in float64 so that only a wrong
+rewrite (not float rounding) can fail it (max-abs <= :data:`REWRITE_MAX_ABS`). Dynamic-size exports are not
+optimised (rewrites may depend on the input size).
 
 Measured on XNNPACK (2 threads): merging MicroISP's colour branches into grouped or block-diagonal
 convolutions was *slower*; storing each branch space-to-depth (:mod:`.space_to_depth`) halves the time.
@@ -95,27 +95,36 @@ def _rewrite(module: nn.Module, size: tuple[int, int]) -> nn.Module:
     return module
 
 
-@torch.no_grad()
+#: Check inputs drawn when the caller passes none: seeded uniform packed raws.
+GENERATED_CHECKS, CHECK_SEED = 2, 0
+
+
 def optimize_for_export(model: nn.Module, input_size: tuple[int, int],
-                        check_inputs: Iterable[np.ndarray] = ()) -> Optimized:
+                        check_inputs: Iterable[np.ndarray] | None = None) -> Optimized:
     """``model`` (eval mode) with every registered rewrite applied for packed inputs of ``input_size``.
 
-    ``check_inputs`` (packed ``(4, H, W)`` arrays of that size) are run through both models in float64; a
+    The rewritten model is always checked: ``check_inputs`` (packed ``(4, H, W)`` arrays of that size; none
+    given: :data:`GENERATED_CHECKS` seeded uniform ones in [0, 1]) are run through both models in float64, and a
     difference above :data:`REWRITE_MAX_ABS` raises :class:`RewriteError`. Without matches the model itself
-    comes back.
+    comes back (``max_abs`` None: nothing to check).
     """
     size = tuple(input_size)
     applied = matches(model, size)
     if not applied:
         return Optimized(model, [])
-    optimized = _rewrite(copy.deepcopy(model).eval(), size)
+    check_inputs = [] if check_inputs is None else list(check_inputs)
+    if not check_inputs:
+        rng = np.random.default_rng(CHECK_SEED)
+        check_inputs = [rng.random((4, *size)) for _ in range(GENERATED_CHECKS)]
     from isplab.models.ops import finest_output
 
-    worst = 0.0
-    reference, candidate = copy.deepcopy(model).double(), copy.deepcopy(optimized).double()
-    for packed in check_inputs:
-        x = torch.from_numpy(np.asarray(packed, dtype=np.float64))[None]
-        worst = max(worst, float((finest_output(candidate(x)) - finest_output(reference(x))).abs().max()))
+    with torch.no_grad():
+        optimized = _rewrite(copy.deepcopy(model).eval(), size)
+        worst = 0.0
+        reference, candidate = copy.deepcopy(model).double(), copy.deepcopy(optimized).double()
+        for packed in check_inputs:
+            x = torch.from_numpy(np.asarray(packed, dtype=np.float64))[None]
+            worst = max(worst, float((finest_output(candidate(x)) - finest_output(reference(x))).abs().max()))
     if worst > REWRITE_MAX_ABS:
         raise RewriteError(f"the export optimiser's rewrites ({', '.join(sorted(set(applied)))}) changed the "
                            f"model's output by {worst:.2e} (> {REWRITE_MAX_ABS:.0e}). Export with --no-optimize "

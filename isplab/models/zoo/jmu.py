@@ -109,10 +109,7 @@ def keras_state_dict(weights: dict[str, np.ndarray], input_scale: float) -> dict
 
 @register_model("jmu_cvlab", recipe="jmu")
 def jmu_cvlab() -> JMUNet:
-    """JMU-CVLab: Smallnet + gamma/tone mapping + CBAM refinement, as submitted (6,805 params, 0.041 MB).
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 0.042 MB (44,092 B).
-    """
+    """JMU-CVLab: Smallnet + gamma/tone mapping + CBAM refinement, as submitted (6,805 params, report 0.041 MB)."""
     return JMUNet()
 
 

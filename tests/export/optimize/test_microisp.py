@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 import torch
 
 from isplab.export.convert import export_tflite
@@ -24,6 +25,7 @@ def test_microisp_is_rewritten_and_the_caller_model_kept(realistic_weights):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     optimized = optimize_for_export(model, SIZE)
     assert optimized.applied == ["microisp-space-to-depth"] and optimized.model is not model
+    assert optimized.max_abs is not None and optimized.max_abs <= 1e-9  # checked on generated inputs
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     assert optimize_for_export(model, (81, 97)).applied == []  # odd sides: no grid
 
@@ -41,3 +43,41 @@ def test_official_microisp_optimised_equals_unoptimised_and_is_gpu_clean(shared_
     ops = Counter(op.name for op in optimized.audit.graph.ops)
     assert ops["CONV_2D"] == Counter(op.name for op in plain.audit.graph.ops)["CONV_2D"]  # one per conv
     assert "optimiser: microisp-space-to-depth" in optimized.render()
+
+
+@pytest.mark.parametrize("size", [(80, 82), (130, 98), (102, 106)])
+def test_rewritten_microisp_is_exact_at_sizes_where_the_grid_pads(size, realistic_weights):
+    """Sides that are and are not multiples of 3 and 6 (the gate's stride-3 sampling and its padding), wide
+    and tall: the float64 check and a float32 forward both agree with the original."""
+    model = realistic_weights(create_model("microisp"))
+    x = np.random.default_rng(1).random((4, *size), dtype=np.float32)
+    optimized = optimize_for_export(model, size, [x])
+    assert optimized.max_abs <= 1e-9
+    with torch.no_grad():
+        t = torch.from_numpy(x)[None]
+        assert float((optimized.model(t) - model(t)).abs().max()) <= 1e-5
+    assert not any("mask" in k for k in optimized.model.state_dict())  # masks are rebuilt, never saved
+
+
+def test_a_microisp_inside_another_module_is_rewritten(realistic_weights):
+    """The optimiser walks the model: a MicroISP wrapped (e.g. behind an input normalisation) is replaced
+    in place and the wrapper keeps its other children."""
+    from torch import nn
+
+    class Scaled(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.scale, self.inner = nn.Identity(), inner
+
+        def forward(self, x):
+            return self.inner(self.scale(x) * 0.5)
+
+    wrapper = Scaled(realistic_weights(create_model("microisp"))).eval()
+    x = np.random.default_rng(2).random((4, *SIZE), dtype=np.float32)
+    optimized = optimize_for_export(wrapper, SIZE, [x])
+    assert optimized.applied == ["microisp-space-to-depth"] and type(optimized.model) is Scaled
+    assert type(optimized.model.inner).__name__ == "GridMicroISP" and type(wrapper.inner).__name__ == "MicroISP"
+    assert isinstance(optimized.model.scale, nn.Identity)
+    with torch.no_grad():
+        t = torch.from_numpy(x)[None]
+        assert float((optimized.model(t) - wrapper(t)).abs().max()) <= 1e-5
