@@ -100,7 +100,7 @@ def sandbox(tmp_path_factory, write_dng, write_png16):
     """A folder holding every file the docs' examples name, small: DNG frames, PNG mosaics, a headerless
     dump, checkpoints (the shipped pretrained files) and a few-shot dataset folder."""
     from isplab.data import synthesize_dataset
-    from isplab.models.weights import pretrained_path
+    from isplab.models.weights import load_checkpoint, pretrained_path, save_checkpoint
 
     root = tmp_path_factory.mktemp("docs")
     rng = np.random.default_rng(0)
@@ -111,12 +111,31 @@ def sandbox(tmp_path_factory, write_dng, write_png16):
     (root / "mediatek_raw").mkdir()
     write_png16(root / "mediatek_raw" / "7.png", mosaic)
     rng.integers(0, 1024, (1080, 1920)).astype("<u2").tofile(root / "capture.raw")
+    microisp, smallnet = (load_checkpoint(pretrained_path(n)) for n in ("microisp", "smallnet"))
     for name in ("runs/microisp/checkpoints/best.pt", "microisp.pt", "a.pt"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(pretrained_path("microisp"), root / name)
-    shutil.copy(pretrained_path("smallnet"), root / "model.pt")
+        save_checkpoint(root / name, microisp)
+    save_checkpoint(root / "model.pt", smallnet)
     synthesize_dataset(root / "new_camera_pairs", n=10, val=2, test=2, size=64, seed=4)
+    shutil.copytree(root / "new_camera_pairs", root / "camera_pairs")
+    write_png16(root / "shots" / "b.png", mosaic)
+    write_dng(root / "chart.dng", chart_mosaic(), CFA.RGGB, black=(64,) * 4, white=1023)
     return root
+
+
+def chart_mosaic() -> np.ndarray:
+    """A ColorChecker seen by a camera under D65, patch centres on the docs' ``--corners`` grid (x 50..550,
+    y 50..350, 100 px apart): the chart ``isplab profile`` fits in docs/camera.md."""
+    from isplab.camera.colorchecker import reference_xyz
+
+    matrix = np.array([[0.95, -0.2, -0.12], [-0.42, 1.25, 0.12], [-0.06, 0.22, 0.62]])
+    camera = reference_xyz("D65") @ matrix.T
+    image = np.full((400, 600, 3), 0.02)
+    for i, rgb in enumerate(camera / camera[18].max() * 0.8):
+        x, y = 50 + 100 * (i % 6), 50 + 100 * (i // 6)
+        image[y - 30:y + 30, x - 30:x + 30] = rgb
+    mosaic = image[..., 1].copy()
+    mosaic[0::2, 0::2], mosaic[1::2, 1::2] = image[0::2, 0::2, 0], image[1::2, 1::2, 2]
+    return np.round(64 + mosaic * (1023 - 64))
 
 
 def python_block(file: str, first_line: str) -> str:
@@ -209,7 +228,7 @@ def readme_claims() -> list[str]:
     chart = {(r["weights"], r["neutral"] if r.get("adapt") else None): r["mean_chroma"]
              for r in _results("real_chart")["rows"] if not r["isp"].endswith("MAI domain")}
     mai = {r["neutral"]: r["mean_chroma"] for r in _results("real_chart")["rows"] if r["isp"].endswith("MAI domain")}
-    weights_kib = sum(p.stat().st_size for p in (ROOT / "isplab" / "weights").glob("*.pt")) / 1024
+    weights_kib = sum(p.stat().st_size for p in (ROOT / "isplab" / "weights").glob("*.safetensors")) / 1024
     return [
         f"runs **{hd['speedup_official_over_isplab']:.2f}x faster than the official `MicroISP.tflite` at 544x960 "
         f"and {large['speedup_official_over_isplab']:.2f}x at\n1500x2000**",

@@ -93,7 +93,7 @@ def _located(card_name: str) -> Any:
 
 def register_weights(name: str, **fields: Any) -> WeightCard:
     """Register the card ``MODEL.TAG`` (fields as :class:`WeightCard`); its factory returns the file's path."""
-    model, _, tag = name.partition(".")
+    model, _, tag = name.rpartition(".")  # model names may hold a dot (microisp_0.5), tags never do
     if not model or not tag:
         raise ValueError(f"weights are named MODEL.TAG, got {name!r}")
     description = fields.pop("description", f"{model} weights: {fields.get('data', '')}")
@@ -124,10 +124,11 @@ def weight_card(name: str) -> WeightCard:
     defaults = [c for c in WEIGHTS if c.model == name and c.default]
     if defaults:
         return defaults[0]
-    from isplab.models.registry import model_entry
+    from isplab.models.registry import MODELS, model_entry
 
-    model_entry(name.partition(".")[0])  # an unknown model says so, not "no weights"
-    known = ", ".join(WEIGHTS.names(f"{name.partition('.')[0]}.*")) or "none"
+    model = name if name in MODELS else name.rpartition(".")[0] or name
+    model_entry(model)  # an unknown model says so, not "no weights"
+    known = ", ".join(c.name for c in WEIGHTS if c.model == model) or "none"
     raise IsplabError(f"no weights {name!r}: cards of this model: {known} (`isplab models --pretrained`)")
 
 

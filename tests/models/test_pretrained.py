@@ -14,6 +14,7 @@ from isplab.data.splits import EvalSet
 from isplab.errors import IsplabError
 from isplab.evaluate import evaluate
 from isplab.models import list_models
+from isplab.models.cards import weight_card
 from isplab.models.weights import init_from, load_model_from_checkpoint
 
 #: the issue's list: every registered model under ~1 MB of fp32 weights that the challenge names
@@ -24,9 +25,11 @@ SHIPPED = list_models(pretrained=True)
 
 def test_required_models_ship_within_the_package_budget():
     assert set(REQUIRED) <= set(SHIPPED)
+    cards = [weight_card(n) for n in SHIPPED]
+    assert all(c.kind == "shipped" and c.default and c.name == f"{c.model}.embedded" for c in cards)
     folder = importlib.resources.files("isplab").joinpath("weights")
-    total = sum(f.stat().st_size for f in map(lambda n: folder.joinpath(f"{n}.pt"), SHIPPED))  # type: ignore[attr-defined]
-    assert total <= 5 * 2**20
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == sorted(c.file for c in cards)  # nothing else
+    assert sum(c.path().stat().st_size for c in cards) <= 5 * 2**20
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -61,7 +64,7 @@ def test_unknown_and_unshipped_names_are_clear_errors():
     with pytest.raises(IsplabError, match="unknown model|no such model|not registered"):
         isplab.create_model("nope", pretrained=True)
     unshipped = next(n for n in list_models() if n not in SHIPPED)
-    with pytest.raises(IsplabError, match="no pretrained weights"):
+    with pytest.raises(IsplabError, match=f"no weights '{unshipped}': cards of this model"):
         isplab.create_model(unshipped, pretrained=True)
 
 
