@@ -117,6 +117,9 @@ def convert_float(model: nn.Module, input_size: tuple[int, int], dynamic: bool =
     Raises:
         ExportError: the converter failed; for ``dynamic`` the message explains the fixed-size fallback.
     """
+    from isplab.extras import require
+
+    require("export", "converting to TFLite")
     import litert_torch
 
     from isplab.export.lowerings import register_lowerings
