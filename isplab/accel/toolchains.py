@@ -192,6 +192,7 @@ def setup_gpu(root: Path) -> dict:
     shutil.rmtree(mesa, ignore_errors=True)
     for deb in sorted(debs.glob("*.deb")):
         _run(["dpkg", "-x", str(deb), str(mesa)], f"unpacking {deb.name}")
+    shutil.rmtree(debs)
     lib = mesa / "usr" / "lib" / "x86_64-linux-gnu"
     lvp = lib / "libvulkan_lvp.so"
     if not lvp.is_file():
