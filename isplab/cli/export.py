@@ -77,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
         from isplab.accel.tile import DEFAULT_TILE
 
         parse_targets(args.accel)  # a typo fails before the conversion
-        accel_tile = fit_tile(name, args.accel_tile or DEFAULT_TILE)
+        size = args.input_size if all(s <= d for s, d in zip(args.input_size, DEFAULT_TILE, strict=True)) \
+            else DEFAULT_TILE
+        accel_tile = fit_tile(name, args.accel_tile or size)
     calibration, parity_inputs = export_data(args.calib_data, args.parity_data or args.calib_data)
     report = export_tflite(
         model, args.out, input_size=args.input_size, precision=args.precision, calibration=calibration,
