@@ -227,7 +227,10 @@ def accel_cells(name: str) -> list[str]:
         return ["not measured"] * 4
     if "error" in row:
         return [f"failed: {row['error'][:60]}"] + ["-"] * 3
-    return [row["cells"][k] for k in ("HTP compiled", "HTP parity", "GPU", "GPU parity")]
+    cells = [row["cells"][k] for k in ("HTP compiled", "HTP parity", "GPU", "GPU parity")]
+    if row["tile"][0] < 150:  # heavy models run at a smaller tile than the default 162x216
+        cells[0] += f" ({row['tile'][0]}x{row['tile'][1]} tile)"
+    return cells
 
 
 def table_markdown(rows: list[dict]) -> str:
