@@ -56,6 +56,10 @@ def retile(src: str | Path, dst: str | Path, tile: tuple[int, int]) -> Path:
     except (RuntimeError, ValueError) as exc:
         raise IsplabError(f"{src}: does not resize to a {tile[0]}x{tile[1]} tile ({first_line(exc)}). "
                           "Pass a tile the model accepts (--tile HxW) or its checkpoint") from None
+    empty = next((d["name"] for d in it.get_tensor_details() if len(d["shape"]) and min(d["shape"]) < 1), None)
+    if empty is not None:  # e.g. a "VALID" stride-3 pyramid that runs out of pixels
+        raise IsplabError(f"{src}: does not resize to a {tile[0]}x{tile[1]} tile (tensor {empty} would be empty). "
+                          "Pass a larger tile (--tile HxW)")
     model = flatbuffer_utils.read_model(str(src))
     for i, tensor in enumerate(model.subgraphs[0].tensors):
         if i in shapes and tensor.shape is not None and len(tensor.shape):
