@@ -20,9 +20,16 @@ class MissingExtraError(IsplabError):
     """A feature needs an optional extra that is not installed."""
 
 
+def missing(extra: str, what: str) -> str | None:
+    """The one-line message naming ``pip install 'isplab[extra]'``, or None when ``extra`` is installed."""
+    absent = [m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None]
+    if not absent:
+        return None
+    return f"{what} needs the '{extra}' extra ({absent[0]} is not installed): pip install 'isplab[{extra}]'"
+
+
 def require(extra: str, what: str) -> None:
-    """Raise :class:`MissingExtraError` naming ``pip install 'isplab[extra]'`` unless ``extra`` is installed."""
-    missing = [m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None]
-    if missing:
-        raise MissingExtraError(f"{what} needs the '{extra}' extra ({missing[0]} is not installed): "
-                                f"pip install 'isplab[{extra}]'")
+    """Raise :class:`MissingExtraError` (:func:`missing`'s message) unless ``extra`` is installed."""
+    message = missing(extra, what)
+    if message:
+        raise MissingExtraError(message)

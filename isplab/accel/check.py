@@ -27,6 +27,7 @@ from isplab.accel.tile import DEFAULT_TILE, input_shape, retile
 from isplab.accel.toolchains import Toolchains
 from isplab.accel.verdict import AccelBudget, AccelReport, Unavailable
 from isplab.errors import IsplabError
+from isplab.extras import missing as missing_extra
 
 if TYPE_CHECKING:
     from torch import nn
@@ -72,7 +73,8 @@ def _run_targets(report: AccelReport, targets: list[str], chains: Toolchains, in
         if kind == "mediatek":
             report.unavailable.append(Unavailable("mediatek", MEDIATEK))
             continue
-        why = chains.missing(kind)
+        why = missing_extra("accel", "the HTP simulator") if kind == "htp" else None
+        why = why or chains.missing(kind)
         if why:
             report.unavailable.append(Unavailable(target, why))
         elif kind == "htp":
