@@ -159,3 +159,32 @@ def ray_runtime():
     assert started, "another Ray connection was open before the tests"
     yield ray
     ray.shutdown()
+
+
+def _accel_toolchains(required: bool):
+    """The accelerator toolchains: set up under ``CI=true`` (a toolchain that cannot be had fails the run);
+    elsewhere the ones ``isplab accel setup`` left, else skip (``required``) or None."""
+    from isplab.accel.toolchains import TARGETS, Toolchains, setup_toolchains
+
+    chains = Toolchains.load()
+    missing = [t for t in TARGETS if chains.missing(t)]
+    if missing and os.environ.get("CI", "").lower() == "true":
+        chains = setup_toolchains(TARGETS)  # CI installs them with the project's own code; errors fail
+    elif missing:
+        if required:
+            pytest.skip(f"{chains.missing(missing[0])} (under CI=true the tests set it up)")
+        return None
+    assert all(chains.missing(t) is None for t in TARGETS)
+    return chains
+
+
+@pytest.fixture(scope="session")
+def toolchains():
+    """The set-up accelerator toolchains (skips without them, sets them up under ``CI=true``)."""
+    return _accel_toolchains(required=True)
+
+
+@pytest.fixture(scope="session")
+def toolchains_if_set_up():
+    """Like ``toolchains``, but None instead of a skip outside CI."""
+    return _accel_toolchains(required=False)

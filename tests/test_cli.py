@@ -55,3 +55,14 @@ def test_import_input_scale_sets_the_white_level_and_a_failed_calibration_keeps_
     domain = raw_domain(load_model_from_checkpoint(ckpt)[1])
     assert domain.white == (4095.0,) * 4 and domain.sensor_black == ULTRAISP_MAI_DOMAIN.sensor_black
     assert domain.neutral is None
+
+
+def test_accel_status_and_check_without_toolchains_fail_loudly(tmp_path, capsys, shared_file):
+    from isplab.cli import main
+
+    assert main(["accel", "status", "--cache", str(tmp_path)]) == 1
+    assert "isplab accel setup" in capsys.readouterr().out
+    jmu = shared_file("peers", "jmu-cvlab-mai22", "model.tflite")
+    assert main(["accel", "check", str(jmu), "--tile", "128x160", "--cache", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL htp:SM8450: NOT CHECKED" in out and "FAIL gpu: NOT CHECKED" in out

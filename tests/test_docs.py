@@ -35,7 +35,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 #: Shell commands not run here (matched by prefix) and why.
 SKIPS = {
-    "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/isplab challenge":
+    "python3 -m venv .venv && .venv/bin/pip install -e \".[export]\" && .venv/bin/isplab challenge":
         "installs isplab and runs the whole challenge (~15 min); tests/challenge/test_run.py runs the tiny budget",
     'python3 -m venv .venv && .venv/bin/pip install -e ".[dev]"': "the test suite itself (.ci/run runs this line)",
     "isplab develop fast-openisp-test-1920x1080":

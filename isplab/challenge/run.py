@@ -6,6 +6,7 @@ Output folder layout (re-running skips what is finished; an interrupted training
       models/<name>/run/            training run (config.yml, checkpoints/, tb/, metrics.jsonl)
       models/<name>/model.tflite    fp32 export at the benchmark size, proven against PyTorch
       models/<name>/export.txt      parity + GPU-audit report
+      models/<name>/accel.txt       HTP / GPU runtime verdicts (when `isplab accel setup` has run)
       models/<name>/crops/*.png     raw visualisation, classical ISP, model output, target
       models/<name>/result.json     isplab.challenge.leaderboard.ModelResult
       leaderboard.md, leaderboard.html, results.json
@@ -259,12 +260,35 @@ def train_and_score(
     log(f"{name}: exported {tflite} ({report.size_bytes / 2**20:.3f} MB), parity max-abs "
         f"{report.parity.max_abs:.2e}, GPU audit {'clean' if report.audit.clean else 'PROBLEMS'}")
     timed = bench_tflite(tflite, input_size=bench.input_size, threads=threads, runs=bench.runs, warmup=bench.warmup)
+    accel = accel_cells(model, name, bench.input_size, folder, log)
     return replace(
         result, size_mb=report.size_bytes / 2**20, cpu_runtime_ms=timed.median_ms,
         final_score=final_score(metrics["psnr"], timed.median_ms),
         gpu_audit="pass" if report.audit.clean else report.audit.summary(), tflite=str(tflite.relative_to(folder)),
         input_size=list(bench.input_size), threads=threads,
-        extra={**result.extra, "parity_max_abs": report.parity.max_abs, "peak_mem_mb": timed.peak_mem_mb})
+        extra={**result.extra, "parity_max_abs": report.parity.max_abs, "peak_mem_mb": timed.peak_mem_mb,
+               **({"accel": accel} if accel else {})})
+
+
+def accel_cells(model: torch.nn.Module, name: str, input_size: tuple[int, int], folder: Path,
+                log: Callable[[str], None]) -> dict[str, str] | None:
+    """The model on Qualcomm's HTP (SM8450) and LiteRT's GPU runtime at a tile, when their toolchains are
+    set up (:mod:`isplab.accel`): the leaderboard's cells, the full report in ``folder/accel.txt``."""
+    from isplab.accel.check import check_model, fit_tile
+    from isplab.accel.tile import DEFAULT_TILE
+    from isplab.accel.toolchains import TARGETS, Toolchains
+
+    chains = Toolchains.load()
+    ready = [t for t in TARGETS if chains.missing(t) is None]
+    if not ready:
+        log(f"{name}: accelerators not checked: {chains.missing('htp')}")
+        return None
+    tile = fit_tile(name, tuple(min(s, d) for s, d in zip(input_size, DEFAULT_TILE, strict=True)))
+    report = check_model(model, name, ready, tile, int8=False, chains=chains)
+    write_text_atomic(folder / "accel.txt", report.render() + "\n")
+    cells = report.cells()
+    log(f"{name}: " + ", ".join(f"{k} {v}" for k, v in cells.items()))
+    return cells
 
 
 def run_model(
@@ -324,9 +348,11 @@ def run_challenge(
     ``device``: where the models train (``auto``, ``cpu`` or ``cuda``); scoring, export and benchmarks run on
     the CPU."""
     from isplab.errors import IsplabError
+    from isplab.extras import require
     from isplab.models import model_entry
     from isplab.train.device import resolve_device
 
+    require("export", "isplab challenge (it exports every model)")
     if budget not in BUDGETS:
         raise IsplabError(f"unknown budget {budget!r}; use one of {', '.join(BUDGETS)}")
     for name in models:

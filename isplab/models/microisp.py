@@ -30,7 +30,7 @@ from torch import nn
 from isplab.camera.profile import ULTRAISP_MAI_DOMAIN
 from isplab.errors import IsplabError
 from isplab.models.cards import register_shipped, register_weights
-from isplab.models.ops import depth_to_space
+from isplab.models.ops import DepthToSpaceConcat
 from isplab.models.registry import TFLITE_MAPPERS, register_model
 
 if TYPE_CHECKING:  # export sits above models: its flatbuffer reader is only needed when a file is imported
@@ -100,6 +100,7 @@ class MicroISP(nn.Module):
                 for _g in range(num_stages)
             ]
         )
+        self.to_rgb = DepthToSpaceConcat(2, planes=3)
         # Official init: N(0, 1e-3) weights, zero biases (PReLU slopes start at 0, set above).
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -110,7 +111,7 @@ class MicroISP(nn.Module):
         planes = [x, x, x]
         for stage in self.stages:
             planes = [branch(p) for branch, p in zip(stage, planes, strict=True)]
-        return torch.cat([depth_to_space(p * 0.58 + 0.5, 2) for p in planes], dim=1)
+        return self.to_rgb([p * 0.58 + 0.5 for p in planes])
 
 
 @register_model("microisp", recipe="microisp", min_input=MIN_PACKED_SIZE)

@@ -24,7 +24,8 @@ def small_size(name: str) -> tuple[int, int]:
 
 
 #: The registered models some rewrite applies to (at the small sizes below); the others export un-optimised.
-REWRITTEN = {"microisp": ["microisp-space-to-depth"], "microisp_0.5": ["microisp-space-to-depth"]}
+REWRITTEN = {"microisp": ["microisp-space-to-depth", "concat-depth-to-space"],
+             "microisp_0.5": ["microisp-space-to-depth", "concat-depth-to-space"]}
 
 
 def test_rewrites_apply_to_exactly_the_expected_models():
@@ -84,3 +85,13 @@ def test_dynamic_exports_are_not_optimised(tmp_path, monkeypatch):
     report = export_tflite(create_model("smallnet").eval(), tmp_path / "dyn.tflite", input_size=(32, 48),
                            dynamic=True)
     assert report.rewrites == [] and report.input_shape == (1, -1, -1, 4)
+
+
+def test_a_wrong_output_stage_permutation_is_caught(monkeypatch, realistic_weights):
+    from isplab.export.optimize import output_stage
+
+    monkeypatch.setattr(output_stage, "interleave_order", lambda planes, block, channels: list(
+        range(planes * block * block * channels)))  # concatenation order, not depth_to_space's
+    x = np.random.default_rng(0).random((4, *SIZE), dtype=np.float32)
+    with pytest.raises(RewriteError, match="concat-depth-to-space"):
+        optimize_for_export(realistic_weights(create_model("microisp")), SIZE, [x])
