@@ -44,6 +44,8 @@ SKIPS = {
     "isplab sweep": "trains each model 200+ steps (minutes) or needs a Ray cluster; tests/test_sweep.py sweeps "
                     "4-step configs locally and on Ray",
     "ray start": "starts a Ray cluster node",
+    "pip install": "installs extras (the test suite runs in the dev install, which holds them)",
+    "isplab accel setup": "downloads the toolchains (network); tests/conftest.py's accel fixture runs the same setup",
     "python tools/mutation.py": "mutation runs take minutes to hours; tests/test_mutation_sample.py runs the seeded "
                                 "sample",
     "isplab search": "a minute (enerzai_tiny) to hours, or a Ray cluster; tests/search/test_search.py searches a "
