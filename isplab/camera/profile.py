@@ -73,6 +73,8 @@ def _matrix(value: Any, name: str) -> tuple[tuple[float, float, float], ...]:
 
 def normalise_neutral(neutral: Sequence[float]) -> Four:
     """Scale a 4-channel neutral so the mean of its two greens is 1."""
+    if np.ndim(neutral) != 1:  # one number cannot say a light's colour
+        raise IsplabError(f"a neutral is 4 values (canonical B, Gr, R, Gb), got {neutral!r}")
     n = np.asarray(_four(neutral, "neutral"))
     green = (n[1] + n[3]) / 2
     if np.any(n <= 0) or green <= 0:

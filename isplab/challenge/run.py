@@ -260,7 +260,7 @@ def train_and_score(
     log(f"{name}: exported {tflite} ({report.size_bytes / 2**20:.3f} MB), parity max-abs "
         f"{report.parity.max_abs:.2e}, GPU audit {'clean' if report.audit.clean else 'PROBLEMS'}")
     timed = bench_tflite(tflite, input_size=bench.input_size, threads=threads, runs=bench.runs, warmup=bench.warmup)
-    accel = accel_cells(model, name, bench.input_size, folder, log)
+    accel = accel_cells(model, cfg.model, bench.input_size, folder, lambda m: log(f"{name}: {m}"))
     return replace(
         result, size_mb=report.size_bytes / 2**20, cpu_runtime_ms=timed.median_ms,
         final_score=final_score(metrics["psnr"], timed.median_ms),
@@ -272,8 +272,9 @@ def train_and_score(
 
 def accel_cells(model: torch.nn.Module, name: str, input_size: tuple[int, int], folder: Path,
                 log: Callable[[str], None]) -> dict[str, str] | None:
-    """The model on Qualcomm's HTP (SM8450) and LiteRT's GPU runtime at a tile, when their toolchains are
-    set up (:mod:`isplab.accel`): the leaderboard's cells, the full report in ``folder/accel.txt``."""
+    """Registered model ``name`` on Qualcomm's HTP (SM8450) and LiteRT's GPU runtime at a tile, when their
+    toolchains are set up (:mod:`isplab.accel`): the leaderboard's cells, the full report in
+    ``folder/accel.txt``."""
     from isplab.accel.check import check_model, fit_tile
     from isplab.accel.tile import DEFAULT_TILE
     from isplab.accel.toolchains import TARGETS, Toolchains
@@ -281,13 +282,13 @@ def accel_cells(model: torch.nn.Module, name: str, input_size: tuple[int, int], 
     chains = Toolchains.load()
     ready = [t for t in TARGETS if chains.missing(t) is None]
     if not ready:
-        log(f"{name}: accelerators not checked: {chains.missing('htp')}")
+        log(f"accelerators not checked: {chains.missing('htp')}")
         return None
     tile = fit_tile(name, tuple(min(s, d) for s, d in zip(input_size, DEFAULT_TILE, strict=True)))
     report = check_model(model, name, ready, tile, int8=False, chains=chains)
     write_text_atomic(folder / "accel.txt", report.render() + "\n")
     cells = report.cells()
-    log(f"{name}: " + ", ".join(f"{k} {v}" for k, v in cells.items()))
+    log(", ".join(f"{k} {v}" for k, v in cells.items()))
     return cells
 
 

@@ -158,7 +158,8 @@ def check_settings(settings: DevelopSettings) -> DevelopSettings:
         raise IsplabError(f"--colour-method {s.colour_method}: unknown. Use one of {', '.join(COLOUR_METHODS)}")
     if s.exposure != "auto" and not (isinstance(s.exposure, int | float) and s.exposure > 0
                                      and np.isfinite(s.exposure)):
-        raise IsplabError(f"--exposure {s.exposure}: must be a positive factor or auto. Omit it for auto")
+        shown = f"{s.exposure:g}" if isinstance(s.exposure, int | float) else repr(s.exposure)
+        raise IsplabError(f"--exposure {shown}: must be a positive factor or auto. Omit it for auto")
     _check_reader_options(s.read_options)
     return settings
 
