@@ -6,10 +6,10 @@ import shutil
 import pytest
 
 import isplab.sweep as sweep
-from isplab.challenge.run import QUICK_PLANS
 from isplab.cli import main
 from isplab.errors import IsplabError
 from isplab.sweep import plan_runs
+from isplab.train.recipes import model_recipe
 
 GOOD = """model: mialgo_3conv
 data: {batch_size: 2, patch: 32, augment: false, stream: {eval_cameras: 1}}
@@ -117,8 +117,8 @@ def test_models_use_the_challenge_plans_rescaled_to_steps() -> None:
     runs = {r.name: r.config for r in plan_runs(models=["mialgo_3conv", "smallnet"], steps=200)}
     assert list(runs) == ["mialgo_3conv", "smallnet"]
     mialgo = runs["mialgo_3conv"]
-    assert mialgo.total_steps == 200 and mialgo.optim.lr == QUICK_PLANS["mialgo_3conv"].lr
-    assert mialgo.data.batch_size == QUICK_PLANS["mialgo_3conv"].batch_size and mialgo.ckpt_every == 50
+    assert mialgo.total_steps == 200 and mialgo.optim.lr == model_recipe("mialgo_3conv").quick.lr
+    assert mialgo.data.batch_size == model_recipe("mialgo_3conv").quick.batch_size and mialgo.ckpt_every == 50
     assert runs["smallnet"].total_steps == 200 and runs["smallnet"].model == "smallnet"
     recipe = plan_runs(["smallnet"], steps=10)[0].config  # a recipe name: its own schedule, rescaled
     assert recipe.total_steps == 10 and recipe.optim.lr == 1e-4 and recipe.ckpt_every == 2

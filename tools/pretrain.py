@@ -27,7 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from isplab.challenge.run import Budget, Plan, challenge_config  # noqa: E402
+from isplab.challenge.run import Budget, challenge_config  # noqa: E402
+from isplab.losses import LossTerm  # noqa: E402
+from isplab.train.config import QuickPlan  # noqa: E402
 
 #: The camera family of the shipped weights (docs/camera.md "Cameras from physics"), and the share of colour
 #: cards among the samples (exact flat colours).
@@ -38,19 +40,18 @@ CARDS = 0.3
 #: Learning rates follow the quick plans: 2-5e-3 for these small nets from scratch. Every plan adds the
 #: colour loss (weight 2): with the colour cards it halves the ColorChecker error of the default model
 #: (benchmarks/colour_checker.py) for about 1 dB of PSNR.
-COLOUR = ("color", 2.0)
-L1 = (("l1", 1.0), COLOUR)
-L1_SSIM = (("l1", 1.0), ("ssim", 0.5), COLOUR)
-PLANS: dict[str, Plan] = {
-    "mialgo_3conv": Plan(steps=3000, batch_size=16, patch=128, lr=3e-3, losses=L1),
-    "smallnet": Plan(steps=3000, batch_size=16, patch=128, lr=3e-3, losses=L1),
-    "jmu_cvlab": Plan(steps=1000, batch_size=8, patch=96, lr=3e-3, losses=L1),  # full-resolution convs
-    "enerzai_t1": Plan(steps=2000, batch_size=8, patch=128, lr=3e-3, losses=L1),
-    "fgarepnet": Plan(steps=2000, batch_size=8, patch=128, lr=3e-3, losses=L1),
-    "rfdcsa": Plan(steps=3000, batch_size=8, patch=128, lr=3e-3, warmup=100, losses=L1),
-    "mincho_mobile_smallnet": Plan(steps=2000, batch_size=8, patch=128, lr=3e-3, losses=L1),
-    "microisp_0.5": Plan(steps=2000, batch_size=8, patch=160, lr=5e-3, eps=1e-16, losses=L1_SSIM),
-    "microisp": Plan(steps=2000, batch_size=8, patch=160, lr=5e-3, eps=1e-16, losses=L1_SSIM),
+L1 = [LossTerm("l1"), LossTerm("color", 2.0)]
+L1_SSIM = [LossTerm("l1"), LossTerm("ssim", 0.5), LossTerm("color", 2.0)]
+PLANS: dict[str, QuickPlan] = {
+    "mialgo_3conv": QuickPlan(steps=3000, batch_size=16, patch=128, lr=3e-3, losses=L1),
+    "smallnet": QuickPlan(steps=3000, batch_size=16, patch=128, lr=3e-3, losses=L1),
+    "jmu_cvlab": QuickPlan(steps=1000, batch_size=8, patch=96, lr=3e-3, losses=L1),  # full-resolution convs
+    "enerzai_t1": QuickPlan(steps=2000, batch_size=8, patch=128, lr=3e-3, losses=L1),
+    "fgarepnet": QuickPlan(steps=2000, batch_size=8, patch=128, lr=3e-3, losses=L1),
+    "rfdcsa": QuickPlan(steps=3000, batch_size=8, patch=128, lr=3e-3, warmup=100, losses=L1),
+    "mincho_mobile_smallnet": QuickPlan(steps=2000, batch_size=8, patch=128, lr=3e-3, losses=L1),
+    "microisp_0.5": QuickPlan(steps=2000, batch_size=8, patch=160, lr=5e-3, eps=1e-16, losses=L1_SSIM),
+    "microisp": QuickPlan(steps=2000, batch_size=8, patch=160, lr=5e-3, eps=1e-16, losses=L1_SSIM),
 }
 BUDGET = Budget("pretrain", input_size=(544, 960), bench_runs=0, bench_warmup=0, plans=PLANS)
 DOC = ROOT / "docs" / "pretrained.md"

@@ -24,16 +24,13 @@ import numpy as np
 
 from isplab.colorimetry import BROOKS_MATRICES, XYZ_TO_SRGB, camera_colour_space
 from isplab.errors import IsplabError
-from isplab.raw.bayer import MAI_WHITE_LEVEL
+from isplab.raw.bayer import CANONICAL_ORDER, MAI_WHITE_LEVEL
 from isplab.raw.dng import balanced_to_xyz
 from isplab.raw.readers import cam_to_srgb
 
 if TYPE_CHECKING:
     from isplab.raw.readers import RawImage
 from isplab.runtime.tflite_metadata import RAW_DOMAIN, read_metadata
-
-#: The canonical packed channel order of every isplab model (:mod:`isplab.raw.bayer`).
-CANONICAL_ORDER: tuple[str, ...] = ("B", "Gr", "R", "Gb")
 
 #: Black levels of the Fujifilm UltraISP raws (Sony IMX586, MAI 2022) per canonical channel, 10-bit
 #: units, as measured by Arhire & Timofte (CVPRW 2025, ``run_inference.py``); saturation is 1023.

@@ -35,37 +35,30 @@ from isplab.classic.visualise import raw_visualisation
 from isplab.data.splits import EvalSet
 from isplab.evaluate import evaluate
 from isplab.images import to_uint8
-from isplab.losses import LossTerm
 from isplab.models.weights import load_checkpoint, load_model_from_checkpoint, raw_domain
 from isplab.runtime import FULL_HD_INPUT
-from isplab.train.config import ObjectiveConfig, ScheduleConfig, StageConfig, TrainConfig, training_mode
+from isplab.train.config import (
+    ObjectiveConfig,
+    QuickPlan,
+    ScheduleConfig,
+    StageConfig,
+    TrainConfig,
+    training_mode,
+)
 from isplab.train.data import RunData, build_run_data, classic_for
-from isplab.train.recipes import load_train_config
+from isplab.train.recipes import load_train_config, model_recipe
 
 DEFAULT_MODELS = ("mialgo_3conv", "microisp", "pynetv2_mobile")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How one model trains within a short budget: one supervised stage on the full-resolution output,
-    linear warm-up then cosine decay to zero, Adam."""
-
-    steps: int
-    batch_size: int
-    patch: int
-    lr: float
-    warmup: int = 50
-    eps: float = 1e-8
-    losses: tuple[tuple[str, float], ...] = (("l1", 1.0),)
 
 
 @dataclass(frozen=True)
 class Budget:
     """How much work each model gets.
 
-    ``plans`` give a model its short schedule (``default_plan`` for models without one); with no plans
-    (``full``) each model runs its recipe's own schedule. ``input_size`` is the packed export/benchmark
-    size ((544, 960): the challenge's Full HD); ``eval_cameras`` renders each embedded val/test photo.
+    A model's short schedule: ``plans[model]``, else (with ``recipe_plans``) its recipe's ``quick:`` plan,
+    else ``default_plan``; with none (``full``) each model runs its recipe's own schedule. ``input_size`` is
+    the packed export/benchmark size ((544, 960): the challenge's Full HD); ``eval_cameras`` renders each
+    embedded val/test photo.
     """
 
     name: str
@@ -73,39 +66,26 @@ class Budget:
     bench_runs: int
     bench_warmup: int
     eval_cameras: int = 8
-    plans: dict[str, Plan] = field(default_factory=dict)
-    default_plan: Plan | None = None
+    plans: dict[str, QuickPlan] = field(default_factory=dict)
+    default_plan: QuickPlan | None = None
+    recipe_plans: bool = False
 
-    def plan(self, model: str) -> Plan | None:
-        return self.plans.get(model, self.default_plan)
+    def plan(self, model: str) -> QuickPlan | None:
+        if model in self.plans:
+            return self.plans[model]
+        recipe = model_recipe(model).quick if self.recipe_plans else None
+        return recipe or self.default_plan
 
 
-#: ``quick`` (the default; about 13 minutes for the three default models on a 2-core CPU). Measured
-#: on the embedded data (benchmarks and the README quote the runs):
-#:
-#: * every model: one stage with warm-up + cosine decay at a learning rate 10-50x the recipes' (the
-#:   recipes' 1e-4 is tuned for 60k-step schedules), channels-last, fresh pairs every step;
-#: * ``mialgo_3conv`` (3k params) is cheap per step: batch 16 of 128 px crops, 2000 steps (3000 add
-#:   < 0.3 dB);
-#: * ``microisp``: the official N(0, 1e-3) init leaves the deep layers' gradients at ~1e-18, below Adam's
-#:   default eps 1e-8, so they would not move until the layers after them had grown. ``eps=1e-16`` lets
-#:   every layer step from the first batch; patches are the smallest its attention accepts (160 px);
-#:   L1 + 0.5 SSIM sharpens it faster than L1 alone;
-#: * ``pynetv2_mobile`` trains its full-resolution output directly (the recipe's level-by-level stages
-#:   need far more steps than a quick run has). It learns tone and detail fast but saturated hues
-#:   (reds, greens) last: at 800-1200 steps reds still render orange. The budget goes to steps, not
-#:   pixels: 96 px crops (~190 ms/step) for 2000 steps, L1 + 0.5 SSIM at 4e-3.
-QUICK_PLANS = {
-    "mialgo_3conv": Plan(steps=2000, batch_size=16, patch=128, lr=3e-3),
-    "microisp": Plan(steps=1200, batch_size=8, patch=160, lr=5e-3, eps=1e-16, losses=(("l1", 1.0), ("ssim", 0.5))),
-    "pynetv2_mobile": Plan(steps=2000, batch_size=8, patch=96, lr=4e-3, losses=(("l1", 1.0), ("ssim", 0.5))),
-}
-
+#: ``quick`` (the default; about 13 minutes for the three default models on a 2-core CPU): every model one
+#: stage with warm-up + cosine decay at a learning rate 10-50x the recipes' (the recipes' 1e-4 is tuned for
+#: 60k-step schedules), channels-last, fresh pairs every step. A recipe's ``quick:`` section gives its model's
+#: plan (``configs/microisp.yml`` says why MicroISP's is what it is); other models get ``default_plan``.
 BUDGETS = {
     "tiny": Budget("tiny", input_size=(96, 128), bench_runs=1, bench_warmup=0, eval_cameras=1,
-                   default_plan=Plan(steps=2, batch_size=2, patch=32, lr=1e-3, warmup=1)),
-    "quick": Budget("quick", input_size=FULL_HD_INPUT, bench_runs=3, bench_warmup=1, plans=QUICK_PLANS,
-                    default_plan=Plan(steps=800, batch_size=8, patch=128, lr=2e-3)),
+                   default_plan=QuickPlan(steps=2, batch_size=2, patch=32, lr=1e-3, warmup=1)),
+    "quick": Budget("quick", input_size=FULL_HD_INPUT, bench_runs=3, bench_warmup=1, recipe_plans=True,
+                    default_plan=QuickPlan(steps=800, batch_size=8, patch=128, lr=2e-3)),
     "full": Budget("full", input_size=FULL_HD_INPUT, bench_runs=10, bench_warmup=2),
 }
 
@@ -142,12 +122,12 @@ def challenge_config(model: str, budget: Budget, data: str | None, init: str = "
     if label.startswith("pretrained:"):
         cfg = replace(cfg, init=label, optim=replace(cfg.optim, lr=cfg.optim.lr * FINE_TUNE_LR))
     stream = replace(cfg.data.stream, eval_cameras=budget.eval_cameras)
-    cfg = replace(cfg, data=replace(cfg.data, path=data, stream=stream))
+    cfg = replace(cfg, data=replace(cfg.data, path=data, stream=stream), quick=None)
     plan = budget.plan(model)
     if plan is None:
         return cfg
-    stage = StageConfig(steps=plan.steps, name="+".join(n for n, _ in plan.losses),
-                        losses=[LossTerm(n, w) for n, w in plan.losses], objective=ObjectiveConfig())
+    stage = StageConfig(steps=plan.steps, name="+".join(t.name for t in plan.losses), losses=list(plan.losses),
+                        objective=ObjectiveConfig())
     lr = plan.lr * (FINE_TUNE_LR if cfg.init else 1.0)
     return replace(
         cfg, stages=[stage], optim=replace(cfg.optim, lr=lr, eps=plan.eps),

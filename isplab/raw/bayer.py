@@ -83,6 +83,8 @@ def unpack(packed: np.ndarray, cfa: CFA | str = CFA.RGGB) -> np.ndarray:
     return mosaic
 
 
+#: The names of the canonical packed channels, in order (camera profiles and raw domains spell them so).
+CANONICAL_ORDER: tuple[str, ...] = ("B", "Gr", "R", "Gb")
 #: Colour-plane index (R=0, G=1, B=2) of each canonical packed channel ``(B, G_r, R, G_b)``.
 CANONICAL_RGB_INDEX = (2, 1, 0, 1)
 

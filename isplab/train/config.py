@@ -181,6 +181,29 @@ class EmaConfig:
 
 
 @dataclass
+class QuickPlan:
+    """A recipe's short schedule (its ``quick:`` section; ``isplab challenge``'s quick budget and
+    ``isplab sweep --models`` use it): one supervised stage of ``losses`` on the full-resolution output,
+    linear warm-up then cosine decay to zero, Adam with ``eps``."""
+
+    steps: int
+    batch_size: int
+    patch: int
+    lr: float
+    warmup: int = 50
+    eps: float = 1e-8
+    losses: list[LossTerm] = field(default_factory=lambda: [LossTerm("l1")])
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size"):
+            check(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        _even_size(self.patch, "patch")
+        check(self.lr > 0 and self.eps > 0, f"lr and eps must be > 0, got {self.lr}, {self.eps}")
+        check(self.warmup >= 0, f"warmup must be >= 0, got {self.warmup}")
+        check(bool(self.losses), "losses must list at least one loss, e.g. [{name: l1}]")
+
+
+@dataclass
 class TrainConfig:
     model: str = "microisp"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -198,6 +221,7 @@ class TrainConfig:
     init: str | None = None  # weights to start from (a checkpoint or pretrained:NAME): fine-tuning
     device: str = "auto"  # auto (a GPU when torch sees one), cpu or cuda: isplab.train.device
     amp: str = "none"  # mixed precision of the forward pass and loss: none, bf16 or fp16
+    quick: QuickPlan | None = None  # the recipe's short schedule for the challenge's quick budget
 
     def __post_init__(self) -> None:
         check(bool(self.stages), "stages must list at least one stage")

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from isplab.challenge.run import BUDGETS, DEFAULT_MODELS, QUICK_PLANS, challenge_config
+from isplab.challenge.run import BUDGETS, DEFAULT_MODELS, challenge_config
 from isplab.cli import main
 from isplab.runtime.tflite_metadata import RAW_DOMAIN, read_metadata
+from isplab.train.recipes import model_recipe
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +64,18 @@ def test_rerun_skips_finished_models(challenge_out, capsys):
     assert (out / "models/microisp/result.json").stat().st_mtime_ns == before
 
 
-def test_quick_budget_plans():
+def test_quick_budget_plans_come_from_the_recipes():
     cfg = challenge_config("microisp", BUDGETS["quick"], None)
-    plan = QUICK_PLANS["microisp"]
+    plan = model_recipe("microisp").quick  # configs/microisp.yml's quick: section
+    assert plan.eps == 1e-16 and plan.patch == 160 and cfg.quick is None  # the plan is applied, not carried
     assert cfg.total_steps == plan.steps and len(cfg.stages) == 1
     assert cfg.optim.lr == plan.lr and cfg.optim.eps == plan.eps and cfg.schedule.name == "cosine"
     assert [t.name for t in cfg.stages[0].losses] == ["l1", "ssim"]
     assert cfg.data.patch == 160 and cfg.data.path is None  # the embedded stream
     pynet = challenge_config("pynetv2_mobile", BUDGETS["quick"], "/data")
     assert pynet.stages[0].objective.name == "supervised" and pynet.data.path == "/data"
+    assert model_recipe("smallnet").quick is None  # no quick: section -> the budget's default plan
+    assert challenge_config("smallnet", BUDGETS["quick"], None).total_steps == BUDGETS["quick"].default_plan.steps
     full = challenge_config("pynetv2_mobile", BUDGETS["full"], None)
     assert [s.objective.name for s in full.stages] == ["multilevel"] * 3  # the recipe's own schedule
 

@@ -9,12 +9,13 @@ import pytest
 import torch
 
 import isplab
-from isplab.challenge.run import BUDGETS, FINE_TUNE_LR, QUICK_PLANS, challenge_config, init_label
+from isplab.challenge.run import BUDGETS, FINE_TUNE_LR, challenge_config, init_label
 from isplab.errors import IsplabError
 from isplab.evaluate import evaluate_checkpoint
 from isplab.models import list_models
 from isplab.models.cards import weight_card
 from isplab.models.weights import init_from, load_model_from_checkpoint
+from isplab.train.recipes import model_recipe
 
 #: the issue's list: every registered model under ~1 MB of fp32 weights that the challenge names
 REQUIRED = ("mialgo_3conv", "smallnet", "microisp", "microisp_0.5", "fgarepnet", "enerzai_t1", "rfdcsa",
@@ -82,7 +83,7 @@ def test_init_from_loads_weights_and_refuses_another_models():
 def test_challenge_init_pretrained_fine_tunes_shipped_weights_at_a_tenth_of_the_lr():
     cfg = challenge_config("microisp", BUDGETS["quick"], None, init="pretrained")
     assert cfg.init == "pretrained:microisp" == init_label("microisp", "pretrained")
-    assert cfg.optim.lr == pytest.approx(QUICK_PLANS["microisp"].lr * FINE_TUNE_LR)
+    assert cfg.optim.lr == pytest.approx(model_recipe("microisp").quick.lr * FINE_TUNE_LR)
     assert challenge_config("microisp", BUDGETS["quick"], None).init is None
     assert init_label("pynetv2_mobile", "pretrained") in ("pretrained:pynetv2_mobile",
                                                           "scratch (no pretrained weights)")
