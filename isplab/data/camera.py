@@ -31,7 +31,8 @@ from isplab.colour import (
     srgb_gamma,
     srgb_to_cam_from_xyz,
 )
-from isplab.errors import DataError, first_line
+from isplab.config import safe_yaml, yaml_problem
+from isplab.errors import DataError
 from isplab.raw.bayer import MAI_WHITE_LEVEL, pack_rgb
 
 REFERENCE = "Brooks et al., Unprocessing Images for Learned Raw Denoising, CVPR 2019"
@@ -174,9 +175,9 @@ class CameraFamily:
         if not path.is_file():
             raise DataError(path, "camera file not found", "check the path")
         try:
-            data = yaml.safe_load(path.read_text())
+            data = safe_yaml(path.read_text())
         except yaml.YAMLError as exc:
-            raise DataError(path, f"not valid YAML/JSON ({first_line(exc)})", "fix the syntax") from None
+            raise DataError(path, f"not valid YAML/JSON ({yaml_problem(exc)})", "fix the syntax") from None
         return cls.from_dict(data or {}, path)
 
 
