@@ -63,6 +63,7 @@ def pretrain(name: str, work: Path, threads: int) -> Path:
     from isplab.data.photos import PHOTOS
     from isplab.data.splits import EvalSet
     from isplab.evaluate import evaluate
+    from isplab.integrity import write_manifest
     from isplab.models.weights import load_model_from_checkpoint, model_checkpoint, save_checkpoint
     from isplab.train.engine import train
 
@@ -86,7 +87,9 @@ def pretrain(name: str, work: Path, threads: int) -> Path:
     }
     ckpt["scores"] = {split: {**s, "photos": photos[split]} for split, s in scores.items()}
     path = save_checkpoint(ROOT / "isplab" / "weights" / f"{name}.pt", ckpt)
+    write_manifest(path.parent, "*.pt")  # shipped weights are verified against it on every load
     calibrate(path)
+    write_manifest(path.parent, "*.pt")
     print(f"{name}: test PSNR {scores['test']['psnr']:.2f} dB, SSIM {scores['test']['ssim']:.4f}, "
           f"ΔE {scores['test']['delta_e']:.2f} -> {path} ({path.stat().st_size / 1024:.0f} KiB)", flush=True)
     return path

@@ -14,6 +14,9 @@ package (``isplab/weights/NAME.pt``, see ``list_models(pretrained=True)``).
 
 from __future__ import annotations
 
+import io
+import pickle
+import re
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -24,7 +27,8 @@ from torch import nn
 
 from isplab.atomic import write_atomic
 from isplab.camera.profile import ISPLAB_DOMAIN, RawDomain
-from isplab.errors import IsplabError
+from isplab.errors import IsplabError, first_line, quote
+from isplab.integrity import verify_listed
 from isplab.models.registry import create_model, list_models
 
 PRETRAINED_PREFIX = "pretrained:"
@@ -38,7 +42,9 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """
     if "model_name" in state and "raw_domain" not in state:
         state = {**state, "raw_domain": ISPLAB_DOMAIN.to_dict()}
-    return write_atomic(path, lambda f: torch.save(state, f))
+    buffer = io.BytesIO()  # serialised first: a full disk then fails the write itself (an OSError naming the
+    torch.save(state, buffer)  # file), not inside torch.save (a RuntimeError without it)
+    return write_atomic(path, lambda f: f.write(buffer.getbuffer()))
 
 
 def _non_finite(value: Any, key: str = "") -> Iterator[str]:
@@ -54,23 +60,57 @@ def _non_finite(value: Any, key: str = "") -> Iterator[str]:
             yield from _non_finite(v, f"{key}.{i}")
 
 
+def load_data_only(path: str | Path, unreadable: str = "not a readable isplab checkpoint",
+                   fix: str = "Re-export or re-train it") -> Any:
+    """``torch.load`` as data only (``weights_only``): tensors, numbers, strings and containers. A file whose
+    unpickling would call anything else (a class, a function: code a shared file could carry) is refused
+    without running it; every failure is one :class:`IsplabError` naming ``path`` (``unreadable``, ``fix``:
+    the wording for a corrupt file). Every ``.pt``/``.pth`` isplab reads goes through here."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError:
+        raise IsplabError(f"{path}: cannot read this file (permission denied). Fix its permissions") from None
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        what = f"it names {found.group(1)}" if found else "it is not plain data"
+        raise IsplabError(f"{path}: refused: loading it would run code ({what}); isplab loads weights as data "
+                          "only. Use a file written by isplab or torch.save(model.state_dict()), or convert "
+                          "foreign weights with `isplab import`") from None
+    except Exception as exc:  # torch raises many types for corrupt files
+        raise IsplabError(f"{path}: {unreadable} ({exc.__class__.__name__}). {fix}") from None
+
+
+def _check_fields(state: Any, path: Path) -> dict[str, Any]:
+    """The fields every loader reads, checked for their types (a crafted file gets one line, not a traceback)."""
+    if not isinstance(state, dict) or "model_name" not in state or "model" not in state:
+        raise IsplabError(f"{path}: not an isplab checkpoint (no model_name/model keys). "
+                          "Convert foreign weights with `isplab import`")
+    problem = None
+    if not isinstance(state["model_name"], str):
+        problem = f"model_name is {quote(state['model_name'])}, not a model name"
+    elif not isinstance(state["model"], dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state["model"].items()):
+        problem = "model is not a state dict (name -> tensor)"
+    elif not isinstance(state.get("model_kwargs", {}), dict) or not all(
+            isinstance(k, str) for k in state.get("model_kwargs", {})):
+        problem = f"model_kwargs is {quote(state['model_kwargs'])}, not a mapping of option names"
+    elif state.get("raw_domain") is not None and not isinstance(state["raw_domain"], dict):
+        problem = f"raw_domain is {quote(state['raw_domain'])}, not a mapping"
+    if problem:
+        raise IsplabError(f"{path}: damaged checkpoint: {problem}. Re-export or re-train it")
+    return state
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint dict of ``path``, checked: readable, an isplab checkpoint, every tensor finite."""
+    """The checkpoint dict of ``path``, checked: readable as data only, an isplab checkpoint, every tensor
+    finite; shipped weights also match their recorded checksum."""
     path = Path(path)
     if not path.is_file():
         raise IsplabError(f"{path}: checkpoint not found. Pass the .pt file written by `isplab train` "
                           "(RUNDIR/checkpoints/last.pt or best.pt) or by `isplab import`, or pretrained:NAME "
                           f"({', '.join(list_models(pretrained=True)) or 'none shipped yet'})")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except PermissionError:
-        raise IsplabError(f"{path}: cannot read this file (permission denied). Fix its permissions") from None
-    except Exception as exc:  # torch raises many types for corrupt files
-        raise IsplabError(f"{path}: not a readable isplab checkpoint ({exc.__class__.__name__}). "
-                          "Re-export or re-train it") from None
-    if not isinstance(state, dict) or "model_name" not in state or "model" not in state:
-        raise IsplabError(f"{path}: not an isplab checkpoint (no model_name/model keys). "
-                          "Convert foreign weights with `isplab import`")
+    _verify_if_shipped(path)
+    state = _check_fields(load_data_only(path), path)
     bad = next(_non_finite(state), None)
     if bad is not None:
         raise IsplabError(f"{path}: non-finite values (NaN/inf) in {bad}: the training run diverged. "
@@ -89,7 +129,15 @@ def model_checkpoint(
 def raw_domain(state: dict[str, Any], source: str | Path = "checkpoint") -> RawDomain:
     """The raw domain stored in a checkpoint dict (isplab's default for files older than the field)."""
     data = state.get("raw_domain")
-    return ISPLAB_DOMAIN if data is None else RawDomain.from_dict(data, str(source))
+    if data is None:
+        return ISPLAB_DOMAIN
+    try:
+        if not isinstance(data, dict):
+            raise TypeError(f"{quote(data)} is not a mapping")
+        return RawDomain.from_dict(data, str(source))
+    except (IsplabError, TypeError, ValueError) as exc:  # wrong types, lengths or keys
+        raise IsplabError(f"{source}: its raw_domain is unusable ({first_line(exc)}). Re-export the checkpoint "
+                          "with this isplab, or re-calibrate it (`isplab calibrate`)") from None
 
 
 def load_weights(model: nn.Module, weights: dict[str, torch.Tensor], source: str | Path, claims: str) -> nn.Module:
@@ -118,7 +166,18 @@ def load_weights(model: nn.Module, weights: dict[str, torch.Tensor], source: str
 
 
 def _packaged(name: str) -> Path:
-    return Path(str(resources.files("isplab").joinpath("weights", f"{name}.pt")))
+    return _shipped_folder() / f"{name}.pt"
+
+
+def _shipped_folder() -> Path:
+    return Path(str(resources.files("isplab").joinpath("weights")))
+
+
+def _verify_if_shipped(path: Path) -> None:
+    """Shipped weights must match ``isplab/weights/SHA256SUMS`` (hashed once per file version)."""
+    if path.resolve().parent == _shipped_folder().resolve():
+        verify_listed(path, "reinstall isplab, or restore isplab/weights/ (`git checkout isplab/weights`); "
+                            "tools/pretrain.py rewrites the manifest with the weights")
 
 
 def has_pretrained(name: str) -> bool:
@@ -185,7 +244,10 @@ def load_model_from_checkpoint(spec: str | Path) -> tuple[nn.Module, dict[str, A
     ``(model in eval mode, checkpoint dict)``; the dict's ``raw_domain`` is always filled in."""
     path = resolve_weights(spec)
     state = load_checkpoint(path)
-    model = create_model(state["model_name"], **state.get("model_kwargs", {}))
+    try:
+        model = create_model(state["model_name"], **state.get("model_kwargs", {}))
+    except IsplabError as exc:
+        raise IsplabError(f"{path}: {exc}") from None
     load_weights(model, state["model"], path, state["model_name"])
     state["raw_domain"] = raw_domain(state, path).to_dict()
     return model.eval(), state

@@ -94,3 +94,26 @@ def test_training_from_init_starts_at_the_pretrained_weights(tmp_path):
     shipped = isplab.create_model("mialgo_3conv", pretrained=True)
     for a, b in zip(tuned.state_dict().values(), shipped.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+def test_shipped_weights_match_their_manifest_and_a_damaged_file_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    import isplab.models.weights as weights
+    from isplab.integrity import read_manifest, sha256_file
+    from isplab.models import list_models
+    from isplab.models.weights import load_checkpoint, pretrained_path
+
+    folder = pretrained_path("smallnet").parent
+    manifest = read_manifest(folder)
+    assert set(manifest) == {p.name for p in folder.glob("*.pt")} == {f"{n}.pt" for n in list_models(pretrained=True)}
+    assert all(sha256_file(folder / name) == digest for name, digest in manifest.items())
+    copy = tmp_path / "weights"
+    shutil.copytree(folder, copy)
+    monkeypatch.setattr(weights, "_shipped_folder", lambda: copy)
+    load_checkpoint(pretrained_path("smallnet"))
+    data = bytearray((copy / "smallnet.pt").read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit inside a tensor: torch would load it silently
+    (copy / "smallnet.pt").write_bytes(bytes(data))
+    with pytest.raises(IsplabError, match=r"smallnet\.pt: contents do not match the recorded checksum.*reinstall"):
+        load_checkpoint(pretrained_path("smallnet"))
