@@ -193,6 +193,17 @@ class TrainConfig:
             step -= stage.steps
         return self.stages[-1]
 
+    def input_paths(self) -> dict[str, list[str]]:
+        """The files and folders this run reads, by config key (what :func:`isplab.paths.check_apart` keeps
+        the run folder apart from)."""
+        found = {"data.path": [self.data.path], "init": [self.init],
+                 "data.stream.camera": [self.data.stream.camera if isinstance(self.data.stream.camera, str) else None]}
+        for i, stage in enumerate(self.stages):
+            for key in ("teacher", "target_data"):
+                value = stage.objective.kwargs.get(key)
+                found[f"stages[{i}].objective.kwargs.{key}"] = [value if isinstance(value, str) else None]
+        return {key: [v for v in values if v] for key, values in found.items() if any(values)}
+
     def with_total_steps(self, total: int) -> TrainConfig:
         """A copy whose stages are rescaled proportionally to ``total`` steps (each stage >= 1 step)."""
         from dataclasses import replace
