@@ -58,13 +58,18 @@ def overlap(output: PathLike, input_: PathLike) -> str | None:
     return relation if lexical else f"{relation} (through a link)"
 
 
-def check_apart(inputs: Paths, outputs: Paths) -> None:
-    """Refuse, in one line naming both paths and the option to change, any output that overlaps an existing
-    input (see the module docstring). Call it before any work."""
+def check_apart(inputs: Paths, outputs: Paths, folders: Paths | None = None) -> None:
+    """Refuse, in one line naming both paths and the option to change, any output file (``outputs``) or output
+    folder (``folders``) that overlaps an existing input (see the module docstring). Call it before any work.
+
+    An output file is refused when it is or lies inside an input; an output folder also when it contains one.
+    (A file output that is an existing folder is left to the command's own "is a folder" check.)"""
     existing = [(role, path) for role, path in _each(inputs) if os.path.lexists(path)]
-    for out_role, out in _each(outputs):
+    written = [(role, out, False) for role, out in _each(outputs)]
+    written += [(role, out, True) for role, out in _each(folders or {})]
+    for out_role, out, folder in written:
         for in_role, inp in existing:
             relation = overlap(out, inp)
-            if relation is not None:
+            if relation is not None and (folder or not relation.startswith("contains")):
                 raise IsplabError(f"{out}: the output ({out_role}) {relation} the input {inp} ({in_role}); "
                                   f"writing it would destroy what the command reads. Choose another {out_role}")

@@ -45,6 +45,9 @@ def test_check_apart_names_both_and_the_option(tmp_path):
                               "destroy what the command reads. Choose another --out")
     check_apart({"--weights": tmp_path / "missing.pt", "--data": None}, {"--out": tmp_path / "missing.pt"})
     check_apart({"INPUT": [model]}, {"--out": [tmp_path / "m.png"], "--json": None})
+    check_apart({"--weights": model}, {"--json": tmp_path})  # a file output onto a folder: the command's own check
+    with pytest.raises(IsplabError, match=r"the output \(--out\) contains the input"):
+        check_apart({"--weights": model}, {}, {"--out": tmp_path})
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from isplab.paths import check_apart
     from isplab.train.adapt import adapt_config, run_adapt
 
-    check_apart({"--weights": args.weights, "--data": args.data}, {"--out": args.out})
+    check_apart({"--weights": args.weights, "--data": args.data}, {}, {"--out": args.out})
     cfg = adapt_config(args.weights, args.data, shots=args.shots, steps=args.steps, lr=args.lr, seed=args.seed,
                        device=args.device, amp=args.amp or "none")
     result = run_adapt(cfg, args.out, progress=not args.no_progress)

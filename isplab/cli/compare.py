@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from isplab.paths import check_apart
 
     check_apart({"INPUT": [args.input, dataset_target(Path(args.input))], "--weights": args.weights},
-                {"--out": [args.out, crops_folder(args.out)]})
+                {"--out": args.out}, {"--out": crops_folder(args.out)})
 
     settings = check_settings(DevelopSettings(tile=args.tile, overlap=args.overlap, read_options=raw_options(args),
                                               **adapter_settings(args)))

@@ -49,7 +49,7 @@ def run_synth(args: argparse.Namespace) -> int:
     from isplab.data import CameraFamily, synthesize_dataset
     from isplab.paths import check_apart
 
-    check_apart({"--camera": args.camera}, {"--out": args.out})
+    check_apart({"--camera": args.camera}, {}, {"--out": args.out})
     camera = CameraFamily.load(args.camera) if args.camera else None
     start = time.perf_counter()
     out = synthesize_dataset(args.out, n=args.n, seed=args.seed, camera=camera, size=args.size, val=args.val,
@@ -79,7 +79,7 @@ def run_pack(args: argparse.Namespace) -> int:
     from isplab.data.store import check_store
     from isplab.paths import check_apart
 
-    check_apart({"DIR": args.dir}, {"--out": args.out})
+    check_apart({"DIR": args.dir}, {}, {"--out": args.out})
     if not args.overwrite and already_packed(args.dir, args.out, args.shard_pairs):
         print(f"{args.out}: already packed from {args.dir} and no source file changed since; nothing to do")
         return 0

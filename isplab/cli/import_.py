@@ -72,5 +72,5 @@ def _calibrate(tmp: str, out: Path) -> None:
     try:
         report(out, calibrate_checkpoint(tmp)[1])
     except IsplabError as exc:  # the import itself succeeded: keep its checkpoint, say what is missing
-        print(f"warning: {str(exc).replace(tmp, str(out))}; the checkpoint has no neutral (the camera adapter will not white-balance for "
-              f"it). Retry with `isplab calibrate --weights {out} --levels ...`")
+        print(f"warning: {str(exc).replace(tmp, str(out))}; the checkpoint has no neutral (the camera adapter will "
+              f"not white-balance for it). Retry with `isplab calibrate --weights {out} --levels ...`")

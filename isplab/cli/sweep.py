@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     runs = plan_runs(args.configs, models, args.budget, args.data, args.steps)
     check_apart({"CONFIG": args.configs, **{f"{r.name}: {key}": paths for r in runs
                                              for key, paths in r.config.input_paths().items()}},
-                {"--out": args.out})
+                {}, {"--out": args.out})
     bench = None if args.no_bench else BenchSpec(args.input_size, args.bench_runs, 1)
     result = run_sweep(runs, args.out, ray_address=args.ray, split=args.split, threads=args.threads, bench=bench,
                        gpus_per_task=args.gpus_per_task, progress=not args.no_progress)

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         inputs.pop("init", None)
     else:
         inputs["--config"] = [args.config] if args.config else []
-    check_apart(inputs, {"--out": args.out})
+    check_apart(inputs, {}, {"--out": args.out})
     result = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     if os.environ.get("RANK", "0") != "0":  # torchrun: one summary line, from rank 0
         return 0
