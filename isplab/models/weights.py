@@ -71,11 +71,13 @@ def load_data_only(path: str | Path, unreadable: str = "not a readable isplab ch
     except PermissionError:
         raise IsplabError(f"{path}: cannot read this file (permission denied). Fix its permissions") from None
     except pickle.UnpicklingError as exc:
-        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-        what = f"it names {found.group(1)}" if found else "it is not plain data"
-        raise IsplabError(f"{path}: refused: loading it would run code ({what}); isplab loads weights as data "
-                          "only. Use a file written by isplab or torch.save(model.state_dict()), or convert "
-                          "foreign weights with `isplab import`") from None
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))  # else a corrupt pickle (an unknown opcode...)
+        if found:
+            raise IsplabError(f"{path}: refused: loading it would run code (it names {found.group(1)}); isplab "
+                              "loads weights as data only. Use a file written by isplab or "
+                              "torch.save(model.state_dict()), or convert foreign weights with `isplab import`"
+                              ) from None
+        raise IsplabError(f"{path}: {unreadable} (UnpicklingError). {fix}") from None
     except Exception as exc:  # torch raises many types for corrupt files
         raise IsplabError(f"{path}: {unreadable} ({exc.__class__.__name__}). {fix}") from None
 

@@ -111,6 +111,9 @@ def test_checkpoints_load_as_data_only(tmp_path) -> None:
     assert str(err.value) == (f"{path}: refused: loading it would run code (it names exec); isplab loads weights "
                               "as data only. Use a file written by isplab or torch.save(model.state_dict()), "
                               "or convert foreign weights with `isplab import`")
+    path.write_bytes(b"\x80\x02not a pickle")  # merely corrupt: no talk of code
+    with pytest.raises(IsplabError, match=r"shared\.pt: not a readable isplab checkpoint \(UnpicklingError\)"):
+        load_checkpoint(path)
 
 
 def test_every_checkpoint_isplab_writes_loads_as_data_only(tmp_path) -> None:
