@@ -219,11 +219,25 @@ def _quantized(r: dict, precision: str) -> tuple[str, str]:
     return f"{r[f'{precision}_ms']:,.0f}", ("inf" if psnr == float("inf") else f"{psnr:.1f}") + mark
 
 
+def accel_cells(name: str) -> list[str]:
+    """HTP compiled, HTP parity, GPU runtime, GPU parity for ``name`` from ``zoo_accel.py``'s results."""
+    path = RESULTS / "zoo_accel.json"
+    row = json.loads(path.read_text())["models"].get(name) if path.is_file() else None
+    if row is None:
+        return ["not measured"] * 4
+    if "error" in row:
+        return [f"failed: {row['error'][:60]}"] + ["-"] * 3
+    cells = [row["cells"][k] for k in ("HTP compiled", "HTP parity", "GPU", "GPU parity")]
+    if row["tile"][0] < 150:  # heavy models run at a smaller tile than the default 162x216
+        cells[0] += f" ({row['tile'][0]}x{row['tile'][1]} tile)"
+    return cells
+
+
 def table_markdown(rows: list[dict]) -> str:
     lines = ["| model | params (fused) | fp32 TFLite MB | report MB | size vs report | CPU ms, Full HD | "
              "speed-up from optimisation | fp16 ms | fp16 PSNR vs fp32 dB | int8 ms | int8 PSNR vs fp32 dB | "
-             "GPU audit |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "GPU audit (static rules) | HTP SM8450 compiled | HTP parity | GPU runtime | GPU parity |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|"]
     for r in rows:
         ratio = f"{100 * (r['size_ratio'] - 1):+.0f}%" if r["size_ratio"] is not None else "-"
         cpu = f"{r['cpu_ms']:,.0f}" if r["cpu_ms"] is not None else r["cpu_note"]
@@ -232,18 +246,37 @@ def table_markdown(rows: list[dict]) -> str:
         audit = "clean" if r["gpu_clean"] and r.get("optimized_gpu_clean", True) else f"NOT clean: {r['gpu_audit']}"
         cells = [c for p in PRECISIONS for c in _quantized(r, p)]
         lines.append(f"| `{r['name']}` | {r['params_fused']:,} | {_cell_mb(r['tflite_mb'])} | "
-                     f"{_cell_mb(r['report_mb'])} | {ratio} | {cpu} | {gain} | {' | '.join(cells)} | {audit} |")
+                     f"{_cell_mb(r['report_mb'])} | {ratio} | {cpu} | {gain} | {' | '.join(cells)} | {audit} | "
+                     + " | ".join(accel_cells(r["name"])) + " |")
     return "\n".join(lines)
 
 
-def _paragraph(name: str) -> str:
-    """The factory docstring; one-line ones get their module docstring's first paragraph (report section)."""
-    factory = model_entry(name).factory
+def files_markdown() -> list[str]:
+    """The submitted peer files on the accelerators (``zoo_accel.py --files``)."""
+    path = RESULTS / "zoo_accel.json"
+    files = json.loads(path.read_text()).get("files", {}) if path.is_file() else {}
+    if not files:
+        return []
+    lines = ["The submitted files as they are, against the CPU interpreter running them:", "",
+             "| file | tile | HTP SM8450 compiled | HTP parity | GPU runtime | GPU parity |",
+             "|---|---|---|---|---|---|"]
+    for name, row in files.items():
+        c = row["cells"]
+        lines.append(f"| {name} | {row['tile'][0]}x{row['tile'][1]} | {c['HTP compiled']} | {c['HTP parity']} | "
+                     f"{c['GPU']} | {c['GPU parity']} |")
+    return [*lines, ""]
+
+
+def _paragraph(row: dict) -> str:
+    """The factory docstring (one-line ones get their module docstring's first paragraph: the report
+    section), then the measured file size from ``row`` (docstrings carry no measurements: they go stale)."""
+    factory = model_entry(row["name"]).factory
     doc = inspect.cleandoc(factory.__doc__ or "")
     module_doc = inspect.cleandoc(inspect.getmodule(factory).__doc__ or "")
     if len([line for line in doc.splitlines() if line.strip()]) <= 2 and module_doc:
         doc = module_doc.split("\n\n")[0] + "\n\n" + doc
-    return " ".join(doc.split())
+    measured = f"Measured fp32 TFLite (the table): {_cell_mb(row['tflite_mb'])} MB ({row['tflite_bytes']:,} B)."
+    return " ".join(doc.split()) + " " + measured
 
 
 def docs_markdown(rows: list[dict], failures: dict[str, str]) -> str:
@@ -272,8 +305,18 @@ def docs_markdown(rows: list[dict], failures: dict[str, str]) -> str:
         "for the others the PSNR column speaks about arithmetic, not pictures. Models whose single Full-HD "
         "run is estimated above the time limit (MACs / best measured MAC rate) are not run.",
         "",
+        "**Real accelerators** (`benchmarks/zoo_accel.py`, `isplab.accel`): each model exported at a small tile "
+        "(162x216 packed, fitted to the model) as `isplab export` writes it, compiled for Qualcomm's HTP of the "
+        "challenge's phone (SM8450, Snapdragon 8 Gen 1; ops offloaded / partitions) and run on Qualcomm's x86 "
+        "HTP simulator in fp16 (PSNR against the PyTorch model), and run on LiteRT's GPU runtime (WebGPU on "
+        "Mesa's CPU Vulkan driver): *fully accelerated* or the ops the runtime itself sends to the CPU, fp16 "
+        "and fp32 PSNR against PyTorch. FAIL marks a wrong output (fp16: max-abs > 1e-2 or PSNR < 40 dB). The "
+        "*GPU audit (static rules)* column is the rule table `isplab` falls back to where the GPU runtime is not "
+        "set up; where the two disagree, the runtime is right. *not measured*: not run in the saved results.",
+        "",
         table_markdown(rows),
         "",
+        *files_markdown(),
     ]
     if failures:
         parts += ["**Not exported:** " + "; ".join(f"`{n}`: {e}" for n, e in failures.items()), ""]
@@ -305,7 +348,7 @@ def docs_markdown(rows: list[dict], failures: dict[str, str]) -> str:
         parts.append("None.")
     parts += ["", "## Models", ""]
     for r in rows:
-        parts += [f"### `{r['name']}`", "", _paragraph(r["name"]), ""]
+        parts += [f"### `{r['name']}`", "", _paragraph(r), ""]
     return "\n".join(parts)
 
 

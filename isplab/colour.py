@@ -16,11 +16,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-#: Linear sRGB (D65) -> CIE XYZ.
-SRGB_TO_XYZ = np.array(
-    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
-)
-
 _SRGB_LINEAR_LIMIT = 0.0031308
 _SRGB_ENCODED_LIMIT = 0.04045
 
@@ -65,15 +60,3 @@ def apply_matrix(rgb: Tensor, matrix: Tensor | np.ndarray) -> Tensor:
     if m.ndim == 2:
         return torch.einsum("ij,...jhw->...ihw", m, rgb)
     return torch.einsum("nij,njhw->nihw", m, rgb)
-
-
-def srgb_to_cam_from_xyz(xyz_to_cam: np.ndarray) -> np.ndarray:
-    """Linear sRGB -> camera RGB ``(3, 3)`` from an XYZ -> camera matrix, rows normalised to sum to 1 so
-    that white stays white after white balance (the convention of dcraw and of Brooks et al. 2019)."""
-    srgb_to_cam = np.asarray(xyz_to_cam, dtype=np.float64) @ SRGB_TO_XYZ
-    return srgb_to_cam / srgb_to_cam.sum(axis=-1, keepdims=True)
-
-
-def cam_to_srgb_from_xyz(xyz_to_cam: np.ndarray) -> np.ndarray:
-    """White-balanced camera RGB -> linear sRGB ``(3, 3)``: the inverse of :func:`srgb_to_cam_from_xyz`."""
-    return np.linalg.inv(srgb_to_cam_from_xyz(xyz_to_cam))

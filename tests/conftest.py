@@ -137,13 +137,19 @@ _CFA_CODES = {c: tuple("RGB".index(letter) for letter in c.value) for c in CFA}
 
 
 def _write_dng(path: Path, mosaic: np.ndarray, cfa: CFA, black: tuple[int, int, int, int] = (0, 0, 0, 0),
-               white: int = 1000, as_shot_neutral: tuple[float, float, float] = (0.5, 1.0, 0.6),
+               white: int = 1000, as_shot_neutral: tuple[float, float, float] | None = (0.5, 1.0, 0.6),
                xyz_to_cam: np.ndarray = DNG_XYZ_TO_CAM, pattern: tuple[int, ...] | None = None,
-               repeat: tuple[int, int] = (2, 2)) -> Path:
+               repeat: tuple[int, int] = (2, 2), illuminant: int = 21, colour_matrix2: np.ndarray | None = None,
+               illuminant2: int = 17, forward_matrices: tuple[np.ndarray, ...] = (),
+               camera_calibrations: tuple[np.ndarray, ...] = (), analog_balance: tuple[float, ...] | None = None,
+               as_shot_white_xy: tuple[float, float] | None = None, baseline_exposure: float | None = None) -> Path:
     import tifffile
 
     def rationals(values, scale=10000):
         return tuple(v for f in values for v in (int(round(f * scale)), scale))
+
+    def matrix(code, values):
+        return (code, "2i", 9, rationals(np.ravel(values)), True)
 
     pattern = pattern or _CFA_CODES[cfa]
     tags = [
@@ -156,10 +162,21 @@ def _write_dng(path: Path, mosaic: np.ndarray, cfa: CFA, black: tuple[int, int, 
         (50713, "H", 2, (2, 2), True),  # BlackLevelRepeatDim
         (50714, "H", 4, black, True),  # BlackLevel, in pattern (row-major) order
         (50717, "H", 1, white, True),  # WhiteLevel
-        (50721, "2i", 9, rationals(np.ravel(xyz_to_cam)), True),  # ColorMatrix1 (XYZ -> camera)
-        (50728, "2I", 3, rationals(as_shot_neutral), True),  # AsShotNeutral
-        (50778, "H", 1, 21, True),  # CalibrationIlluminant1 = D65
+        matrix(50721, xyz_to_cam),  # ColorMatrix1 (XYZ -> camera)
+        (50778, "H", 1, illuminant, True),  # CalibrationIlluminant1 (21 = D65)
     ]
+    if colour_matrix2 is not None:
+        tags += [matrix(50722, colour_matrix2), (50779, "H", 1, illuminant2, True)]
+    tags += [matrix(code, m) for code, m in zip((50964, 50965), forward_matrices, strict=False)]  # ForwardMatrix1/2
+    tags += [matrix(code, m) for code, m in zip((50723, 50724), camera_calibrations, strict=False)]  # CameraCal.1/2
+    if analog_balance is not None:
+        tags.append((50727, "2I", 3, rationals(analog_balance), True))
+    if as_shot_neutral is not None:
+        tags.append((50728, "2I", 3, rationals(as_shot_neutral), True))
+    if as_shot_white_xy is not None:
+        tags.append((50729, "2I", 2, rationals(as_shot_white_xy), True))
+    if baseline_exposure is not None:
+        tags.append((50730, "2i", 1, rationals([baseline_exposure]), True))
     tifffile.imwrite(path, mosaic.astype(np.uint16), photometric=32803, extratags=tags)
     return path
 
@@ -167,8 +184,11 @@ def _write_dng(path: Path, mosaic: np.ndarray, cfa: CFA, black: tuple[int, int, 
 @pytest.fixture(scope="session")
 def write_dng():
     """``write_dng(path, mosaic, cfa, black=(0,)*4, white=1000, as_shot_neutral=(0.5, 1, 0.6), xyz_to_cam=...,
-    pattern=None, repeat=(2, 2)) -> path``: a minimal valid DNG (uncompressed CFA strip plus the colour tags
-    LibRaw reads), written with tifffile."""
+    pattern=None, repeat=(2, 2), ...) -> path``: a minimal valid DNG (uncompressed CFA strip plus colour tags),
+    written with tifffile. Optional DNG colour tags: ``colour_matrix2`` (with ``illuminant2``, default 17 =
+    Standard A; ``illuminant`` of ColorMatrix1 defaults to 21 = D65), ``forward_matrices``,
+    ``camera_calibrations``, ``analog_balance``, ``as_shot_white_xy`` (pass ``as_shot_neutral=None`` to omit
+    that tag), ``baseline_exposure``."""
     return _write_dng
 @pytest.fixture(scope="session")
 def smallnet_tflite(tmp_path_factory) -> Path:
@@ -191,3 +211,32 @@ def ray_runtime():
     assert started, "another Ray connection was open before the tests"
     yield ray
     ray.shutdown()
+
+
+def _accel_toolchains(required: bool):
+    """The accelerator toolchains: set up under ``CI=true`` (a toolchain that cannot be had fails the run);
+    elsewhere the ones ``isplab accel setup`` left, else skip (``required``) or None."""
+    from isplab.accel.toolchains import TARGETS, Toolchains, setup_toolchains
+
+    chains = Toolchains.load()
+    missing = [t for t in TARGETS if chains.missing(t)]
+    if missing and os.environ.get("CI", "").lower() == "true":
+        chains = setup_toolchains(TARGETS)  # CI installs them with the project's own code; errors fail
+    elif missing:
+        if required:
+            pytest.skip(f"{chains.missing(missing[0])} (under CI=true the tests set it up)")
+        return None
+    assert all(chains.missing(t) is None for t in TARGETS)
+    return chains
+
+
+@pytest.fixture(scope="session")
+def toolchains():
+    """The set-up accelerator toolchains (skips without them, sets them up under ``CI=true``)."""
+    return _accel_toolchains(required=True)
+
+
+@pytest.fixture(scope="session")
+def toolchains_if_set_up():
+    """Like ``toolchains``, but None instead of a skip outside CI."""
+    return _accel_toolchains(required=False)

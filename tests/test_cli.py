@@ -119,3 +119,14 @@ def test_an_import_interrupted_during_calibration_leaves_no_uncalibrated_checkpo
     assert main(["import", "efficientisp", "--from", str(tmp_path / "efficientisp.pth"), "--out", str(out)]) == 0
     assert load_model_from_checkpoint(out)[1]["model_name"] == "mialgo_3conv"  # published once calibrated
     assert sorted(p.name for p in tmp_path.iterdir()) == ["efficientisp.pth", "imported.pt"]
+
+
+def test_accel_status_and_check_without_toolchains_fail_loudly(tmp_path, capsys, shared_file):
+    from isplab.cli import main
+
+    assert main(["accel", "status", "--cache", str(tmp_path)]) == 1
+    assert "isplab accel setup" in capsys.readouterr().out
+    jmu = shared_file("peers", "jmu-cvlab-mai22", "model.tflite")
+    assert main(["accel", "check", str(jmu), "--tile", "128x160", "--cache", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL htp:SM8450: NOT CHECKED" in out and "FAIL gpu: NOT CHECKED" in out

@@ -90,9 +90,9 @@ def test_report_renders_and_serialises():
     report = EvalReport("w.pt", "2 pairs", "val", rows, "ClassicISP(grey-world)")
     lines = report.render().splitlines()
     assert lines[0] == "scored on 2 pairs" and lines[-1] == "classic_isp: ClassicISP(grey-world)"
-    assert lines[2].split() == ["smallnet", "21.500", "0.8123", "7.50"]
+    assert lines[1] == "trained: paired" and lines[3].split() == ["smallnet", "21.500", "0.8123", "7.50"]
     assert report.to_dict() == {"weights": "w.pt", "scored_on": "2 pairs", "split": "val", "results": rows,
-                                "classic_isp": "ClassicISP(grey-world)"}
+                                "classic_isp": "ClassicISP(grey-world)", "trained": "paired"}
 
 
 def test_checkpoint_is_scored_with_the_classical_isp(tmp_path):

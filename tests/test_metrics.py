@@ -168,3 +168,101 @@ def test_ssim_fast_path_matches_the_exact_one():
     target = (pred + 0.1 * torch.randn(2, 3, 40, 56, generator=g)).clamp(0, 1)
     torch.testing.assert_close(ssim(pred, target, fast=True, reduction="none"),
                                ssim(pred, target, reduction="none"), atol=1e-5, rtol=0)
+
+
+def test_data_range_other_than_one_matches_skimage():
+    """8-bit scale images (data_range 255): the constants and the peak scale with the range."""
+    target = photo("chelsea")[:64, :64] * 255
+    pred = distort(photo("chelsea")[:64, :64], "noise+blur", seed=3) * 255
+    assert psnr(to_tensor(pred), to_tensor(target), data_range=255).item() == pytest.approx(
+        peak_signal_noise_ratio(target, pred, data_range=255), abs=1e-6)
+    assert ssim(to_tensor(pred), to_tensor(target), data_range=255).item() == pytest.approx(
+        structural_similarity(pred, target, data_range=255, channel_axis=2), abs=1e-8)
+    # k1 and k2 each matter: dark, flat patches (where c1, c2 dominate) separate them
+    dark_t, dark_p = target * 0.02, pred * 0.02
+    for k1, k2 in ((0.05, 0.03), (0.01, 0.1)):
+        assert ssim(to_tensor(dark_p), to_tensor(dark_t), data_range=255, k1=k1, k2=k2).item() == pytest.approx(
+            structural_similarity(dark_p, dark_t, data_range=255, channel_axis=2, K1=k1, K2=k2), abs=1e-8)
+
+
+def test_metrics_keep_the_input_dtype():
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.rand(2, 3, 16, 16, generator=g), torch.rand(2, 3, 16, 16, generator=g)
+    for fn in (psnr, ssim):
+        assert fn(x, y).dtype == torch.float32 and fn(x.double(), y.double()).dtype == torch.float64
+    from isplab.metrics import delta_e
+
+    assert delta_e(x, y).dtype == torch.float32 and delta_e(x.double(), y.double()).dtype == torch.float64
+
+
+def test_bad_input_messages_name_the_problem():
+    with pytest.raises(IsplabError, match=r"metrics take images \(N, C, H, W\) or \(C, H, W\), got shape \(3, 8\)"):
+        psnr(torch.rand(3, 8), torch.rand(3, 8))
+    with pytest.raises(IsplabError, match="metrics take float images in \\[0, 1\\], got torch.float32 and torch.uint8"):
+        psnr(torch.rand(1, 3, 8, 8), torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+    with pytest.raises(IsplabError, match="got torch.uint8 and torch.float32"):
+        ssim(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.rand(1, 3, 8, 8))
+    with pytest.raises(IsplabError, match="unknown reduction 'sum'; use 'mean' or 'none'"):
+        psnr(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), reduction="sum")
+    from isplab.metrics import delta_e
+
+    with pytest.raises(IsplabError, match=r"delta_e needs RGB images \(N, 3, H, W\), got \(1, 4, 8, 8\)"):
+        delta_e(torch.rand(1, 4, 8, 8), torch.rand(1, 4, 8, 8))
+    with pytest.raises(IsplabError, match="unknown metric.*; known metrics: psnr, ssim, ms_ssim, delta_e$"):
+        MetricAccumulator(("lpips",))
+
+
+def test_ssim_window_rules():
+    x = torch.rand(1, 3, 9, 9, generator=torch.Generator().manual_seed(3))
+    for bad in (1, 2, 4):
+        with pytest.raises(IsplabError, match=f"SSIM win_size must be odd and >= 3, got {bad}"):
+            ssim(x, x, win_size=bad)
+    for ok in (3, 9):  # 3 is the smallest window, 9 the whole image
+        y = (x + 0.1).clamp(0, 1)
+        assert ssim(y, x, win_size=ok).item() == pytest.approx(
+            structural_similarity(y[0].permute(1, 2, 0).double().numpy(), x[0].permute(1, 2, 0).double().numpy(),
+                                  data_range=1.0, channel_axis=2, win_size=ok), abs=1e-5)
+    with pytest.raises(IsplabError, match="needs images at least that large, got 9x9"):
+        ssim(x, x, win_size=11)
+
+
+def test_ssim_uses_the_exact_window_unless_fast(monkeypatch):
+    import isplab.metrics as metrics
+
+    def refuse(*args):
+        raise AssertionError("running sums used")
+
+    x = torch.rand(6, 3, 12, 12, generator=torch.Generator().manual_seed(4))  # 6 images: 30 moment planes
+    expected = ssim(x, x.flip(-1), reduction="none")
+    monkeypatch.setattr(metrics, "_running_window_mean", refuse)
+    torch.testing.assert_close(ssim(x, x.flip(-1), reduction="none"), expected, rtol=0, atol=0)
+    with pytest.raises(AssertionError, match="running sums"):
+        ssim(x, x.flip(-1), fast=True)
+
+
+def test_ms_ssim_per_image_custom_weights_and_the_size_limit():
+    g = torch.Generator().manual_seed(7)
+    target = torch.rand(2, 3, 72, 72, generator=g)
+    pred = (target + 0.1 * torch.randn(2, 3, 72, 72, generator=g)).clamp(0, 1)
+    weights = (0.2, 0.3, 0.5)
+    per_image = ms_ssim(pred, target, win_size=5, weights=weights, reduction="none")
+    expected = pytorch_msssim.ms_ssim(pred, target, data_range=1.0, win_size=5, weights=list(weights),
+                                      size_average=False)
+    assert per_image.shape == (2,)
+    torch.testing.assert_close(per_image, expected, rtol=0, atol=1e-6)
+    default = pytorch_msssim.ms_ssim(pred, target, data_range=1.0, win_size=5, weights=[0.2, 0.8],
+                                     size_average=False)
+    assert (per_image - default).abs().max() > 1e-3  # the weights change the score
+    with pytest.raises(IsplabError, match=r"\(64, 64\); use larger crops"):  # exactly the limit: too small
+        ms_ssim(target[..., :64, :64], target[..., :64, :64], win_size=5, weights=weights)
+
+
+def test_delta_e_scores_the_clipped_images():
+    """Predictions outside [0, 1] are scored as the clipped picture a file would hold."""
+    from isplab.metrics import delta_e
+
+    g = torch.Generator().manual_seed(8)
+    target = torch.rand(1, 3, 8, 8, generator=g)
+    wild = target * 3 - 1  # values from -1 to 2
+    assert delta_e(wild, target).item() == pytest.approx(delta_e(wild.clamp(0, 1), target).item(), abs=1e-12)
+    assert delta_e(wild, target).item() > 1

@@ -94,8 +94,16 @@ def test_interrupted_run_resumes_to_the_same_result(swept, configs, tmp_path) ->
     assert resumed["psnr"] == pytest.approx(full["psnr"], abs=1e-9) and resumed["extra"]["checkpoint_step"] == 4
 
 
-def test_ray_sweep_gives_the_local_results(swept, configs, tmp_path, ray_runtime) -> None:
+def test_ray_sweep_gives_the_local_results(swept, configs, tmp_path, ray_runtime, monkeypatch) -> None:
+    driver, real = [], sweep.run_one
+
+    def here(**kwargs):  # a Ray task runs a pickled copy of this in a worker: the driver's list stays empty
+        driver.append(kwargs["name"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(sweep, "run_one", here)
     assert main(["sweep", *configs, "--out", str(tmp_path / "ray"), "--ray", "local", "--no-bench"]) == 1
+    assert driver == []  # every run was a Ray task, none ran in this process
     local, ray = (json.loads((d / "results.json").read_text()) for d in (swept[0], tmp_path / "ray"))
     assert [r["model"] for r in ray] == [r["model"] for r in local]
     for r, c in zip(ray, local, strict=True):

@@ -1,15 +1,20 @@
 """Train the pretrained weights that ship in ``isplab/weights/`` and regenerate their table in ``docs/``.
 
-Reproducible: every model trains on the embedded data stream (training photos only, a random camera of the
-default :class:`~isplab.data.camera.CameraFamily` per sample: colour matrix, white-balance gains, exposure,
-black level, shot/read noise), with the plan below and seed 0; the run is a pure function of those, so the
-same commit gives the same weights on the same machine type. Each weight file carries its provenance (plan,
-config, data, steps, seed, commit) and its scores on the embedded val and test photos (never trained on).
+Reproducible: every model trains on the embedded data stream (training photos only, plus colour cards)
+through :data:`CAMERA`, the spectral camera family (a random spectral sensor under a random light per sample,
+mapped into white-balanced linear sRGB by the DNG pipeline ``isplab develop`` runs; shot/read noise), with the
+plan below and seed 0; the run is a pure function of those, so the same commit gives the same weights on the
+same machine type. Each file is a weight card (``MODEL.embedded.safetensors``, :mod:`isplab.models.cards`):
+the tensors, and as metadata its raw domain, provenance (plan, config, data, steps, seed, commit) and scores
+on the embedded val and test photos (never trained on) through the same family.
 
-    python tools/pretrain.py                       # every model in PLANS (about 25 min on 2 CPU cores)
+    python tools/pretrain.py                       # every model in PLANS (about 50 min on 2 idle CPU cores)
     python tools/pretrain.py --models microisp     # one model; others keep their files
-    python tools/pretrain.py --calibrate-only      # re-measure the shipped files' neutrals (calibrate)
     python tools/pretrain.py --table-only          # rewrite the docs table from the shipped files
+    python tools/pretrain.py --manifest            # only rewrite isplab/weights/SHA256SUMS from the files
+
+Every shipped file is checked against ``isplab/weights/SHA256SUMS`` when it is loaded; training a model
+rewrites that manifest, and ``--manifest`` does so alone (after weights were replaced by other means).
 
 Runs live in ``--work`` (default ``pretrain-runs/``) and resume if interrupted.
 """
@@ -20,7 +25,7 @@ import argparse
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,18 +33,28 @@ sys.path.insert(0, str(ROOT))
 
 from isplab.challenge.run import Budget, Plan, challenge_config  # noqa: E402
 
+#: The camera family of the shipped weights (docs/camera.md "Cameras from physics"), and the share of colour
+#: cards among the samples (exact flat colours).
+CAMERA = {"kind": "spectral"}
+CARDS = 0.3
+
 #: One supervised stage per model, warm-up + cosine decay (as the challenge's quick plans; more steps).
-#: Learning rates follow the quick plans: 2-5e-3 for these small nets from scratch.
+#: Learning rates follow the quick plans: 2-5e-3 for these small nets from scratch. Every plan adds the
+#: colour loss (weight 2): with the colour cards it halves the ColorChecker error of the default model
+#: (benchmarks/colour_checker.py) for about 1 dB of PSNR.
+COLOUR = ("color", 2.0)
+L1 = (("l1", 1.0), COLOUR)
+L1_SSIM = (("l1", 1.0), ("ssim", 0.5), COLOUR)
 PLANS: dict[str, Plan] = {
-    "mialgo_3conv": Plan(steps=3000, batch_size=16, patch=128, lr=3e-3),
-    "smallnet": Plan(steps=3000, batch_size=16, patch=128, lr=3e-3),
-    "jmu_cvlab": Plan(steps=1000, batch_size=8, patch=96, lr=3e-3),  # full-resolution convs: ~0.2 s/step
-    "enerzai_t1": Plan(steps=2000, batch_size=8, patch=128, lr=3e-3),
-    "fgarepnet": Plan(steps=2000, batch_size=8, patch=128, lr=3e-3),
-    "rfdcsa": Plan(steps=1500, batch_size=8, patch=128, lr=3e-3),
-    "mincho_mobile_smallnet": Plan(steps=2000, batch_size=8, patch=128, lr=3e-3),
-    "microisp_0.5": Plan(steps=2000, batch_size=8, patch=160, lr=5e-3, eps=1e-16, losses=(("l1", 1.0), ("ssim", 0.5))),
-    "microisp": Plan(steps=2000, batch_size=8, patch=160, lr=5e-3, eps=1e-16, losses=(("l1", 1.0), ("ssim", 0.5))),
+    "mialgo_3conv": Plan(steps=3000, batch_size=16, patch=128, lr=3e-3, losses=L1),
+    "smallnet": Plan(steps=3000, batch_size=16, patch=128, lr=3e-3, losses=L1),
+    "jmu_cvlab": Plan(steps=1000, batch_size=8, patch=96, lr=3e-3, losses=L1),  # full-resolution convs
+    "enerzai_t1": Plan(steps=2000, batch_size=8, patch=128, lr=3e-3, losses=L1),
+    "fgarepnet": Plan(steps=2000, batch_size=8, patch=128, lr=3e-3, losses=L1),
+    "rfdcsa": Plan(steps=3000, batch_size=8, patch=128, lr=3e-3, warmup=100, losses=L1),
+    "mincho_mobile_smallnet": Plan(steps=2000, batch_size=8, patch=128, lr=3e-3, losses=L1),
+    "microisp_0.5": Plan(steps=2000, batch_size=8, patch=160, lr=5e-3, eps=1e-16, losses=L1_SSIM),
+    "microisp": Plan(steps=2000, batch_size=8, patch=160, lr=5e-3, eps=1e-16, losses=L1_SSIM),
 }
 BUDGET = Budget("pretrain", input_size=(544, 960), bench_runs=0, bench_warmup=0, plans=PLANS)
 DOC = ROOT / "docs" / "pretrained.md"
@@ -63,45 +78,45 @@ def pretrain(name: str, work: Path, threads: int) -> Path:
     from isplab.data.photos import PHOTOS
     from isplab.data.splits import EvalSet
     from isplab.evaluate import evaluate
-    from isplab.integrity import write_manifest
-    from isplab.models.weights import load_model_from_checkpoint, model_checkpoint, save_checkpoint
+    from isplab.models.cards import weight_card
+    from isplab.models.weights import load_model_from_checkpoint, model_checkpoint, raw_domain, save_checkpoint
+    from isplab.train.data import stream_camera
     from isplab.train.engine import train
 
     torch.set_num_threads(threads)
     cfg = challenge_config(name, BUDGET, None)
+    cfg = replace(cfg, data=replace(cfg.data, stream=replace(cfg.data.stream, camera=CAMERA, cards=CARDS)))
     run = work / name
     last = run / "checkpoints" / "last.pt"
     start = time.perf_counter()
     train(cfg, run, resume=last.is_file())
     model, state = load_model_from_checkpoint(last)
-    scores = {split: {k: round(float(v), 4) for k, v in evaluate(model, EvalSet.embedded(split)).items()}
+    family = stream_camera(cfg.data)
+    scores = {split: {k: round(float(v), 4) for k, v in evaluate(model, EvalSet.embedded(split, family)).items()}
               for split in ("val", "test")}
     photos = {split: [p.name for p in PHOTOS if p.split == split] for split in ("train", "val", "test")}
-    ckpt = model_checkpoint(name, cfg.model_kwargs, model)
+    ckpt = model_checkpoint(name, cfg.model_kwargs, model, raw_domain(state, last))
     ckpt["provenance"] = {
         "script": "tools/pretrain.py", "commit": commit(), "date": time.strftime("%Y-%m-%d"),
         "plan": asdict(PLANS[name]), "steps": cfg.total_steps, "seed": cfg.seed, "config": dump_yaml(cfg),
-        "data": f"isplab embedded stream: train photos {', '.join(photos['train'])}; random camera per sample "
-                "(default CameraFamily)",
+        "data": f"isplab embedded stream: train photos {', '.join(photos['train'])} and colour cards ({CARDS:.0%}); "
+                "a random spectral camera and light per sample (SpectralFamily), through the DNG pipeline",
         "train_s": round(float(state.get("train_s", 0.0)), 1), "wall_s": round(time.perf_counter() - start, 1),
     }
     ckpt["scores"] = {split: {**s, "photos": photos[split]} for split, s in scores.items()}
-    path = save_checkpoint(ROOT / "isplab" / "weights" / f"{name}.pt", ckpt)
-    write_manifest(path.parent, "*.pt")  # shipped weights are verified against it on every load
-    calibrate(path)
-    write_manifest(path.parent, "*.pt")
+    path = save_checkpoint(ROOT / "isplab" / "weights" / weight_card(name).file, ckpt)
+    write_manifest()  # shipped weights are verified against it on every load
     print(f"{name}: test PSNR {scores['test']['psnr']:.2f} dB, SSIM {scores['test']['ssim']:.4f}, "
           f"ΔE {scores['test']['delta_e']:.2f} -> {path} ({path.stat().st_size / 1024:.0f} KiB)", flush=True)
     return path
 
 
-def calibrate(path: Path) -> None:
-    """Store the model's neutral (the channel ratios it renders grey) in the file's raw domain, so the camera
-    adapter can white-balance another camera's frames into it (docs/camera.md)."""
-    from isplab.camera.calibrate import calibrate_checkpoint
+def write_manifest() -> None:
+    """Rewrite ``isplab/weights/SHA256SUMS``: the checksums every load of a shipped file is verified against."""
+    from isplab.integrity import write_manifest as write
+    from isplab.models.cards import shipped_folder
 
-    _, result = calibrate_checkpoint(path)
-    print(f"{path.stem}: neutral {tuple(round(v, 3) for v in result.neutral)}", flush=True)
+    print(f"wrote {write(shipped_folder(), '*.safetensors')}", flush=True)
 
 
 def table() -> str:
@@ -129,11 +144,12 @@ def classic_reference() -> str:
     """The classical ISP on the same photos and cameras, for scale."""
     from isplab.data.splits import EvalSet
     from isplab.evaluate import evaluate
-    from isplab.train.config import DataConfig
-    from isplab.train.data import classic_for
+    from isplab.train.config import DataConfig, StreamConfig
+    from isplab.train.data import classic_for, stream_camera
 
-    isp = classic_for(DataConfig())
-    test, val = (evaluate(isp, EvalSet.embedded(split), batch_size=4) for split in ("test", "val"))
+    data = DataConfig(stream=StreamConfig(camera=CAMERA))
+    isp, family = classic_for(data), stream_camera(data)
+    test, val = (evaluate(isp, EvalSet.embedded(split, family), batch_size=4) for split in ("test", "val"))
     return (f"For scale, the classical ISP ({isp.describe()}) on the same images: test PSNR {test['psnr']:.2f} dB, "
             f"SSIM {test['ssim']:.4f}, ΔE {test['delta_e']:.2f}; val PSNR {val['psnr']:.2f} dB.")
 
@@ -153,14 +169,12 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "pretrain-runs", help="training runs (resumable)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--table-only", action="store_true")
-    ap.add_argument("--calibrate-only", action="store_true", help="re-calibrate the shipped files' neutrals")
+    ap.add_argument("--manifest", action="store_true", help="only rewrite isplab/weights/SHA256SUMS")
     args = ap.parse_args()
-    if args.calibrate_only:
-        from isplab.models.weights import pretrained_path
-
-        for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-            calibrate(pretrained_path(name))
-    elif not args.table_only:
+    if args.manifest:
+        write_manifest()
+        return
+    if not args.table_only:
         for name in [m.strip() for m in args.models.split(",") if m.strip()]:
             if name not in PLANS:
                 raise SystemExit(f"no pretraining plan for {name!r}; plans: {', '.join(PLANS)}")

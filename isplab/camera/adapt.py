@@ -5,11 +5,16 @@ Steps, each recorded in an :class:`AdaptRecord` for the output metadata:
 1. the frame's own black/white levels -> linear signal ``s`` (0 = no light, 1 = the frame's white);
 2. its neutral: the as-shot one (DNG ``AsShotNeutral``) or an estimate (:data:`NEUTRAL_ESTIMATORS`:
    grey-world, grey-edge, white-patch);
-3. where both cameras' colour matrices are known, the 3x3 camera-to-camera matrix
-   ``M = CM_model @ inv(CM_frame)`` (XYZ -> camera matrices), applied per packed pixel;
-4. white balance into the model's neutral: diagonal gains taking the frame's grey (after ``M``) to the
-   ratios the model renders grey (green gain 1; skipped while the model's neutral is unknown);
-5. exposure (a plain factor), then the model's levels (black, white, a pedestal it expects).
+3. where both colour spaces are known (colour matrix and neutral of frame and model), the 3x3 map through
+   XYZ ``M = diag(n_model) @ inv(T_model) @ T_frame @ diag(1 / n_frame)``, ``T`` each space's white-balanced
+   camera -> XYZ (D50) (:meth:`RawDomain.balanced_to_xyz`, the DNG specification's mapping; ``method``),
+   applied per packed pixel: the frame's white lands on the model's neutral;
+4. otherwise white balance only: diagonal gains taking the frame's neutral to the model's (green gain 1;
+   skipped while the model's neutral is unknown);
+5. exposure: ``"auto"`` scales the frame so its bright end (99th percentile of the brightest channel) lands
+   at the level the model's training put a white surface (:attr:`RawDomain.auto_exposure`; as LibRaw's
+   auto-brightness, so a chart exposed at 50% and one at 90% come out alike), or a plain factor (times
+   ``2 ** BaselineExposure`` of a DNG); then the model's levels (black, white, a pedestal it expects).
 
 All functions are pure numpy on packed ``(4, h, w)`` arrays in the domains' channel orders.
 """
@@ -22,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from isplab.camera.profile import CANONICAL_ORDER, Four, RawDomain, neutral_from_rgb, normalise_neutral
+from isplab.camera.profile import CANONICAL_ORDER, Four, RawDomain, neutral_from_rgb, normalise_neutral, rgb_of
 from isplab.errors import IsplabError
 from isplab.raw.bayer import CANONICAL_RGB_INDEX, normalize, pack
 from isplab.registry import Registry
@@ -32,6 +37,10 @@ if TYPE_CHECKING:
 
 #: Packed pixels with any channel at or above this linear level are saturated: their ratios say nothing.
 SATURATION = 0.98
+
+#: Automatic exposure: the percentile of the per-pixel brightest channel that is scaled to the model's level,
+#: measured on every ``_AE_STRIDE``-th packed pixel each way (12 MP in ~10 ms).
+AE_PERCENTILE, _AE_STRIDE = 99.0, 4
 
 #: ``name -> (signal (4, h, w) canonical) -> neutral``; the first docstring line describes the method.
 NEUTRAL_ESTIMATORS: Registry = Registry("neutral estimator")
@@ -119,9 +128,16 @@ def estimate_neutral(signal: np.ndarray, method: str = "grey-world") -> Four:
 # ---- colour matrices ------------------------------------------------------------------------------------
 
 
-def camera_to_camera(source_matrix: Sequence[Sequence[float]], target_matrix: Sequence[Sequence[float]]) -> np.ndarray:
-    """``(3, 3)`` source camera RGB -> target camera RGB from two XYZ -> camera matrices."""
-    return np.asarray(target_matrix, dtype=np.float64) @ np.linalg.inv(np.asarray(source_matrix, dtype=np.float64))
+def camera_to_camera(source: RawDomain, target: RawDomain, source_neutral: Sequence[float],
+                     method: str = "mixed") -> np.ndarray | None:
+    """``(3, 3)`` source camera ``(R, G, B)`` under the light of ``source_neutral`` -> target camera ``(R, G, B)``
+    with that light's white at the target's neutral; ``None`` unless both colour spaces are known."""
+    source_xyz = source.balanced_to_xyz(source_neutral, method)
+    target_xyz = target.balanced_to_xyz(method=method)
+    if source_xyz is None or target_xyz is None:
+        return None
+    return np.diag(rgb_of(target.neutral)) @ np.linalg.solve(target_xyz, source_xyz) @ np.diag(
+        1 / rgb_of(source_neutral))
 
 
 def packed_matrix(matrix: np.ndarray) -> np.ndarray:
@@ -153,6 +169,7 @@ class AdaptRecord:
     target: dict[str, Any]
     neutral_method: str
     source_neutral: Four
+    colour_method: str
     matrix: tuple[tuple[float, ...], ...] | None
     gains: Four
     exposure: float
@@ -179,12 +196,21 @@ def _source_neutral(signal: np.ndarray, source: RawDomain, neutral: str | Sequen
     return estimate_neutral(signal, neutral), neutral
 
 
+def auto_exposure(signal: np.ndarray, level: float) -> float:
+    """The factor taking the bright end of ``signal`` ``(4, h, w)`` (the :data:`AE_PERCENTILE` of each pixel's
+    brightest channel) to ``level``; 1 for a frame without signal."""
+    brightest = signal[:, ::_AE_STRIDE, ::_AE_STRIDE].max(axis=0)
+    top = float(np.percentile(brightest, AE_PERCENTILE)) if brightest.size else 0.0
+    return level / top if top > 1e-6 else 1.0
+
+
 def adapt_linear(
     signal: np.ndarray,
     source: RawDomain,
     target: RawDomain,
     neutral: str | Sequence[float] = "as-shot",
-    exposure: float = 1.0,
+    exposure: float | str = 1.0,
+    colour_method: str = "mixed",
 ) -> tuple[np.ndarray, AdaptRecord]:
     """Linear signal of a frame (``source.order``) -> linear signal in ``target``'s raw domain.
 
@@ -194,35 +220,43 @@ def adapt_linear(
         target: the model's raw domain.
         neutral: ``"as-shot"`` (falls back to :data:`FALLBACK_NEUTRAL` without one), an estimator name of
             :data:`NEUTRAL_ESTIMATORS`, or 4 explicit values (canonical order).
-        exposure: factor applied last.
+        exposure: factor applied last, or ``"auto"``: :func:`auto_exposure` to ``target.auto_exposure``
+            (a factor of 1 when the model has no such level, noted).
+        colour_method: how white-balanced camera colours reach XYZ where no forward matrix says
+            (:data:`isplab.raw.dng.COLOUR_METHODS`).
 
     Returns:
         ``(signal in target.order, record)``.
     """
-    if not np.isfinite(exposure) or exposure <= 0:
-        raise IsplabError(f"exposure must be a positive number, got {exposure}")
+    if exposure != "auto" and (isinstance(exposure, str) or not np.isfinite(exposure) or exposure <= 0):
+        raise IsplabError(f"exposure must be a positive number or 'auto', got {exposure!r}")
     notes: list[str] = []
     s = _reorder(signal.astype(np.float32), source.order, CANONICAL_ORDER)
     n_source, method = _source_neutral(s, source, neutral, notes)
-    matrix = None
-    n_mid = np.asarray(n_source)
-    if source.colour_matrix is not None and target.colour_matrix is not None:
-        matrix = camera_to_camera(source.colour_matrix, target.colour_matrix)
-        mix = packed_matrix(matrix)
-        s = np.einsum("oi,ihw->ohw", mix.astype(np.float32), s)
-        n_mid = mix @ n_mid
-    else:
-        missing = [name for name, d in (("frame", source), ("model", target)) if d.colour_matrix is None]
-        notes.append(f"no camera-to-camera matrix: colour matrix unknown for the {' and '.join(missing)}")
-    if target.neutral is not None:
-        gains = np.asarray(target.neutral) / np.asarray(normalise_neutral(n_mid))
-        s = s * gains.astype(np.float32).reshape(4, 1, 1)
-    else:
+    matrix = camera_to_camera(source, target, n_source, colour_method)
+    if matrix is not None:
+        s = np.einsum("oi,ihw->ohw", packed_matrix(matrix).astype(np.float32), s)
         gains = np.ones(4)
-        notes.append("model neutral unknown (run `isplab calibrate`): white balance left to the model")
+    else:
+        missing = [name for name, d in (("frame", source), ("model", target))
+                   if d.colour_matrix is None or (d is target and d.neutral is None)]
+        notes.append(f"no colour mapping: colour space unknown for the {' and '.join(missing)}; white balance only")
+        if target.neutral is not None:
+            gains = np.asarray(target.neutral) / np.asarray(n_source)
+            s = s * gains.astype(np.float32).reshape(4, 1, 1)
+        else:
+            gains = np.ones(4)
+            notes.append("model neutral unknown (run `isplab calibrate`): white balance left to the model")
+    if exposure == "auto":
+        if target.auto_exposure is None:
+            exposure = 1.0
+            notes.append("auto exposure: the model states no exposure level; factor 1")
+        else:
+            exposure = auto_exposure(s, target.auto_exposure)
     s = _reorder(s * np.float32(exposure), CANONICAL_ORDER, target.order)
     record = AdaptRecord(
         source=source.to_dict(), target=target.to_dict(), neutral_method=method, source_neutral=n_source,
+        colour_method=colour_method if matrix is not None else "none",
         matrix=None if matrix is None else tuple(tuple(float(v) for v in row) for row in matrix),
         gains=tuple(float(g) for g in gains), exposure=float(exposure), notes=tuple(notes),  # type: ignore[arg-type]
     )
@@ -238,13 +272,13 @@ def adapt(codes: np.ndarray, source: RawDomain, target: RawDomain, **options: An
 
 def frame_domain(raw: RawImage) -> RawDomain:
     """The raw domain of a frame read by :func:`isplab.raw.readers.read_raw`: its black and white levels
-    per canonical channel, as-shot neutral (from its white-balance multipliers) and colour matrix."""
+    per canonical channel, as-shot neutral (from its white-balance multipliers), colour matrix for the shot's
+    light and forward matrix (where the file has one)."""
     black = np.asarray(raw.black_level, dtype=np.float64)
     per_channel = pack(black, raw.cfa).mean(axis=(1, 2)) if black.ndim else np.full(4, float(black))
     neutral = None if raw.wb_gains is None else neutral_from_rgb(1.0 / np.asarray(raw.wb_gains, dtype=np.float64))
-    matrix = None if raw.xyz_to_cam is None else tuple(tuple(row) for row in np.asarray(raw.xyz_to_cam))
-    return RawDomain(black=tuple(per_channel), white=raw.white_level, neutral=neutral, colour_matrix=matrix,
-                     camera=str(raw.path or ""))
+    return RawDomain(black=tuple(per_channel), white=raw.white_level, neutral=neutral,
+                     colour_matrix=raw.xyz_to_cam, forward_matrix=raw.forward_matrix, camera=str(raw.path or ""))
 
 
 def adapt_frame(raw: RawImage, target: RawDomain, **options: Any) -> tuple[np.ndarray, AdaptRecord]:
@@ -253,5 +287,7 @@ def adapt_frame(raw: RawImage, target: RawDomain, **options: Any) -> tuple[np.nd
 
     The frame's linear signal is not clipped (like :func:`linearize`); the result is, at the model's levels.
     """
+    if raw.baseline_exposure and options.get("exposure", 1.0) != "auto":
+        options = {**options, "exposure": options.get("exposure", 1.0) * 2.0 ** raw.baseline_exposure}
     signal, record = adapt_linear(raw.packed(), frame_domain(raw), target, **options)
     return to_model_input(signal, target), record

@@ -51,6 +51,9 @@ OUR_COLUMNS = ("Model", "Framework", "Model Size, MB", "PSNR ↑", "SSIM ↑", "
                "CPU Runtime, ms ↓", "Final Score", "Relative Score", "GPU audit")
 #: Extra column: the test split's PSNR / SSIM when the leaderboard scores the validation split.
 TEST_COLUMN = "Test PSNR / SSIM"
+#: Extra columns when results carry accelerator verdicts (``extra["accel"]``, :meth:`AccelReport.cells`).
+ACCEL_COLUMNS = {"HTP compiled": "HTP SM8450 compiled", "HTP parity": "HTP parity",
+                 "GPU": "GPU runtime", "GPU parity": "GPU parity"}
 _NUMBERS = ("size_mb", "psnr", "ssim", "delta_e", "cpu_runtime_ms", "final_score", "relative_score")
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
          ".gif": "image/gif"}
@@ -222,10 +225,13 @@ class Leaderboard:
     @property
     def columns(self) -> tuple[str, ...]:
         """Our table's headers; a test-split column joins when results carry test scores."""
-        if not any("test_psnr" in r.extra for r in self.rows):
-            return OUR_COLUMNS
-        at = OUR_COLUMNS.index("vs classical, dB") + 1
-        return (*OUR_COLUMNS[:at], TEST_COLUMN, *OUR_COLUMNS[at:])
+        columns = OUR_COLUMNS
+        if any("test_psnr" in r.extra for r in self.rows):
+            at = OUR_COLUMNS.index("vs classical, dB") + 1
+            columns = (*OUR_COLUMNS[:at], TEST_COLUMN, *OUR_COLUMNS[at:])
+        if any(r.extra.get("accel") for r in self.rows):
+            columns = (*columns, *ACCEL_COLUMNS.values())
+        return columns
 
     def _our_cells(self, r: ModelResult) -> list[str]:
         cells = [r.model, r.framework, _fmt(r.size_mb, ".3f"), _fmt(r.psnr, ".2f"), _fmt(r.ssim, ".4f"),
@@ -234,6 +240,9 @@ class Leaderboard:
         if TEST_COLUMN in self.columns:
             test = (f"{r.extra['test_psnr']:.2f} / {r.extra['test_ssim']:.4f}" if "test_psnr" in r.extra else _DASH)
             cells.insert(self.columns.index(TEST_COLUMN), test)
+        if ACCEL_COLUMNS["HTP compiled"] in self.columns:
+            accel = r.extra.get("accel") or {}
+            cells += [str(accel.get(key, _DASH)) for key in ACCEL_COLUMNS]
         return cells
 
     @staticmethod
@@ -273,6 +282,10 @@ class Leaderboard:
         if inits:
             lines.append("Initialised from " + "; ".join(f"{m}: {i}" for m, i in inits.items())
                          + " (others trained from scratch).")
+        trained = {r.model: r.extra["trained"] for r in self.rows if r.extra.get("trained") not in (None, "paired")}
+        if trained:
+            lines.append("Trained without aligned pairs: " + "; ".join(f"{m}: {t}" for m, t in trained.items())
+                         + " (others on pairs).")
         if self.classic is not None and self.classic.notes:
             lines.append(f"{CLASSIC_ROW}: {self.classic.notes}.")
         return lines

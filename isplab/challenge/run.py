@@ -6,6 +6,7 @@ Output folder layout (re-running skips what is finished; an interrupted training
       models/<name>/run/            training run (config.yml, checkpoints/, tb/, metrics.jsonl)
       models/<name>/model.tflite    fp32 export at the benchmark size, proven against PyTorch
       models/<name>/export.txt      parity + GPU-audit report
+      models/<name>/accel.txt       HTP / GPU runtime verdicts (when `isplab accel setup` has run)
       models/<name>/crops/*.png     raw visualisation, classical ISP, model output, target
       models/<name>/result.json     isplab.challenge.leaderboard.ModelResult
       leaderboard.md, leaderboard.html, results.json
@@ -37,7 +38,7 @@ from isplab.images import to_uint8
 from isplab.losses import LossTerm
 from isplab.models.weights import load_checkpoint, load_model_from_checkpoint, raw_domain
 from isplab.runtime import FULL_HD_INPUT
-from isplab.train.config import ObjectiveConfig, ScheduleConfig, StageConfig, TrainConfig
+from isplab.train.config import ObjectiveConfig, ScheduleConfig, StageConfig, TrainConfig, training_mode
 from isplab.train.data import RunData, build_run_data, classic_for
 from isplab.train.recipes import load_train_config
 
@@ -244,6 +245,7 @@ def train_and_score(
         crops=save_crops(model, classic_for(cfg.data), images, folder),
         extra={"scored_on": images.description, "split": images.split, "train_steps": cfg.total_steps,
                "train_s": train_metrics.get("train_s"), "checkpoint_step": state.get("step"),
+               "trained": training_mode(state.get("config") or {}),
                **_test_scores(model, run_data, split, cfg.data.batch_size)},
     )
     if bench is None:
@@ -258,12 +260,36 @@ def train_and_score(
     log(f"{name}: exported {tflite} ({report.size_bytes / 2**20:.3f} MB), parity max-abs "
         f"{report.parity.max_abs:.2e}, GPU audit {'clean' if report.audit.clean else 'PROBLEMS'}")
     timed = bench_tflite(tflite, input_size=bench.input_size, threads=threads, runs=bench.runs, warmup=bench.warmup)
+    accel = accel_cells(model, cfg.model, bench.input_size, folder, lambda m: log(f"{name}: {m}"))
     return replace(
         result, size_mb=report.size_bytes / 2**20, cpu_runtime_ms=timed.median_ms,
         final_score=final_score(metrics["psnr"], timed.median_ms),
         gpu_audit="pass" if report.audit.clean else report.audit.summary(), tflite=str(tflite.relative_to(folder)),
         input_size=list(bench.input_size), threads=threads,
-        extra={**result.extra, "parity_max_abs": report.parity.max_abs, "peak_mem_mb": timed.peak_mem_mb})
+        extra={**result.extra, "parity_max_abs": report.parity.max_abs, "peak_mem_mb": timed.peak_mem_mb,
+               **({"accel": accel} if accel else {})})
+
+
+def accel_cells(model: torch.nn.Module, name: str, input_size: tuple[int, int], folder: Path,
+                log: Callable[[str], None]) -> dict[str, str] | None:
+    """Registered model ``name`` on Qualcomm's HTP (SM8450) and LiteRT's GPU runtime at a tile, when their
+    toolchains are set up (:mod:`isplab.accel`): the leaderboard's cells, the full report in
+    ``folder/accel.txt``."""
+    from isplab.accel.check import check_model, fit_tile
+    from isplab.accel.tile import DEFAULT_TILE
+    from isplab.accel.toolchains import TARGETS, Toolchains
+
+    chains = Toolchains.load()
+    ready = [t for t in TARGETS if chains.missing(t) is None]
+    if not ready:
+        log(f"accelerators not checked: {chains.missing('htp')}")
+        return None
+    tile = fit_tile(name, tuple(min(s, d) for s, d in zip(input_size, DEFAULT_TILE, strict=True)))
+    report = check_model(model, name, ready, tile, int8=False, chains=chains)
+    write_text_atomic(folder / "accel.txt", report.render() + "\n")
+    cells = report.cells()
+    log(", ".join(f"{k} {v}" for k, v in cells.items()))
+    return cells
 
 
 def run_model(
@@ -323,9 +349,11 @@ def run_challenge(
     ``device``: where the models train (``auto``, ``cpu`` or ``cuda``); scoring, export and benchmarks run on
     the CPU."""
     from isplab.errors import IsplabError
+    from isplab.extras import require
     from isplab.models import model_entry
     from isplab.train.device import resolve_device
 
+    require("export", "isplab challenge (it exports every model)")
     if budget not in BUDGETS:
         raise IsplabError(f"unknown budget {budget!r}; use one of {', '.join(BUDGETS)}")
     for name in models:

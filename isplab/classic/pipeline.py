@@ -78,20 +78,20 @@ class ClassicISP(nn.Module):
         self.demosaic, self.white_balance, self.gamma, self.ccm_source = demosaic, white_balance, gamma, ccm_source
         self.smoothstep = tone == "smoothstep"
 
-    @torch.no_grad()
     def forward(self, packed: Tensor) -> Tensor:
-        gains = self.wb_gains if self.wb_gains is not None else ESTIMATORS[self.white_balance](packed)
-        rgb = demosaic(apply_white_balance(packed.clamp(0, 1), gains), self.demosaic)
-        if self.ccm is not None:
-            rgb = apply_ccm(rgb, self.ccm)
-        exposure = auto_exposure(rgb).view(-1, 1, 1, 1) if self.exposure is None else self.exposure
-        rgb = (rgb * exposure).clamp(0.0, 1.0)
-        if self.gamma:
-            rgb = srgb_gamma(rgb)
-        if self.smoothstep:
-            rgb = smoothstep(rgb)
-        elif self.curve is not None:
-            rgb = tone_curve(rgb, self.curve)
+        with torch.no_grad():  # in the body, not a decorator: mutation testing reaches it (docs/testing.md)
+            gains = self.wb_gains if self.wb_gains is not None else ESTIMATORS[self.white_balance](packed)
+            rgb = demosaic(apply_white_balance(packed.clamp(0, 1), gains), self.demosaic)
+            if self.ccm is not None:
+                rgb = apply_ccm(rgb, self.ccm)
+            exposure = auto_exposure(rgb).view(-1, 1, 1, 1) if self.exposure is None else self.exposure
+            rgb = (rgb * exposure).clamp(0.0, 1.0)
+            if self.gamma:
+                rgb = srgb_gamma(rgb)
+            if self.smoothstep:
+                rgb = smoothstep(rgb)
+            elif self.curve is not None:
+                rgb = tone_curve(rgb, self.curve)
         return rgb
 
     def describe(self) -> str:

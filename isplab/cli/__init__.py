@@ -16,7 +16,7 @@ from isplab.errors import IsplabError
 #: Subcommand modules, in the order ``isplab --help`` lists them.
 SUBCOMMANDS = [
     "challenge", "data", "models", "train", "adapt", "eval", "export", "inspect", "import_", "bench", "leaderboard",
-    "search", "sweep", "develop", "compare", "calibrate",
+    "search", "sweep", "develop", "compare", "calibrate", "profile", "accel",
 ]
 
 

@@ -43,6 +43,15 @@ def add_tiling_options(p: argparse.ArgumentParser) -> None:
 NEUTRALS = ("as-shot", "grey-world", "grey-edge", "white-patch")
 
 
+def _exposure(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return finite_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a finite number, got {quote(text)}") from None
+
+
 def add_adapter_options(p: argparse.ArgumentParser) -> None:
     """The camera adapter (on by default for models that carry their raw domain: checkpoints and their exports)."""
     g = p.add_argument_group("camera adapter: map each frame into the model's raw domain (docs/camera.md)")
@@ -51,7 +60,17 @@ def add_adapter_options(p: argparse.ArgumentParser) -> None:
                    help="the frame's white: as-shot (the file's; grey-edge when it has none), an estimator "
                         "(grey-world, grey-edge, white-patch), or 4 values: the frame's grey in canonical channels "
                         "B,Gr,R,Gb (e.g. 0.5,1,0.6,1)")
-    g.add_argument("--exposure", type=finite_float, default=1.0, help="exposure factor after white balance")
+    g.add_argument("--exposure", type=_exposure, default="auto",
+                   help="auto (default: the frame's bright end to the level the model was trained at, like "
+                        "LibRaw's auto-brightness) or a factor after white balance (times 2**BaselineExposure of "
+                        "a DNG)")
+    g.add_argument("--colour-method", default="mixed", choices=["mixed", "dng", "camera"],
+                   help="camera -> XYZ for files without a ForwardMatrix: the DNG specification's (XYZ + Bradford "
+                        "from the light's white), white balance in camera space (as LibRaw), or their mean "
+                        "(default; docs/camera.md)")
+    g.add_argument("--camera", metavar="PROFILE",
+                   help="camera profile (YAML from `isplab profile`) for files without colour metadata (PNG "
+                        "mosaics, .raw): their colour space and levels")
 
 
 def neutral_option(text: str) -> str | tuple[float, ...]:
@@ -69,7 +88,14 @@ def neutral_option(text: str) -> str | tuple[float, ...]:
 
 
 def adapter_settings(args: argparse.Namespace) -> dict[str, object]:
-    return {"adapt": not args.no_adapt, "neutral": args.neutral, "exposure": args.exposure}
+    """The adapter's settings (the profile read here, so a bad one fails before any model loads)."""
+    camera = None
+    if args.camera:
+        from isplab.camera.profile import load_profile
+
+        camera = load_profile(args.camera)
+    return {"adapt": not args.no_adapt, "neutral": args.neutral, "exposure": args.exposure,
+            "colour_method": args.colour_method, "camera": camera}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -100,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     from isplab.paths import check_apart
 
     files = raw_inputs(args.inputs)
-    check_apart({"INPUT": files, "--weights": args.weights},
+    check_apart({"INPUT": files, "--weights": args.weights, "--camera": args.camera},
                 {"--out": [output_path(p, Path(args.out), args.fmt) for p in files]})
     settings = check_settings(DevelopSettings(fmt=args.fmt, tile=args.tile, overlap=args.overlap,
                                               quality=args.quality, read_options=raw_options(args),

@@ -19,6 +19,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="held-out share of a folder without val/ (as in training; default 0.1)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--json", help="write the results as JSON here")
+    p.add_argument("--camera", metavar="PROFILE",
+                   help="camera profile (YAML, `isplab profile`) of --data's raws: they are mapped into the "
+                        "checkpoint's colour space by the camera adapter before scoring (with the profile's "
+                        "neutral)")
     add_device_arguments(p, amp=False, default="auto")
     p.set_defaults(func=run)
 
@@ -35,6 +39,6 @@ def run(args: argparse.Namespace) -> int:
         raise IsplabError(f"--val-fraction {args.val_fraction}: must be in (0, 1). Omit it for the default 0.1")
     report = evaluate_checkpoint(args.weights, data=args.data, split=args.split, batch_size=args.batch_size,
                                  val_fraction=args.val_fraction, json_path=args.json,
-                                 device=args.device)
+                                 device=args.device, camera=args.camera)
     print(report.render())
     return 0

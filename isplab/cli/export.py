@@ -29,7 +29,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--optimize", action=argparse.BooleanOptionalAction, default=True,
                    help="rewrite the graph into an equivalent faster one before conversion (default: on)")
     p.add_argument("--int8-io", action="store_true", help="int8 input/output tensors (with --precision int8)")
-    p.add_argument("--strict", action="store_true", help="fail if the mobile-GPU audit finds problems")
+    p.add_argument("--strict", action="store_true",
+                   help="fail if the model will not run fully on a mobile GPU (LiteRT's GPU runtime with --accel "
+                        "gpu, else the static audit) or, with --accel htp, leaves ops off the HTP")
+    p.add_argument("--accel", metavar="TARGETS",
+                   help="after the parity proof, check the model on real accelerators: htp[:SoC], gpu "
+                        "(e.g. htp,gpu; toolchains from `isplab accel setup`); a wrong output fails the export")
+    p.add_argument("--accel-tile", type=parse_size, metavar="HxW",
+                   help="packed tile the accelerators run (default 162x216, fitted to the model)")
     p.add_argument("--fp32-tol", type=finite_float, default=1e-3, help="fp32 max-abs tolerance (default 1e-3; an "
                                                                 "optimised graph is held to 1e-5)")
     p.add_argument("--fp16-budget", type=finite_float, default=0.1, help="fp16 PSNR loss budget, dB (default 0.1)")
@@ -67,12 +74,22 @@ def run(args: argparse.Namespace) -> int:
         check_settings(DevelopSettings(read_options=raw_options(args)))
     remove_stale_temps(check_writable(args.out, "exported model (--out)").parent)
     model, name, domain = load_export_model(args.weights, args.model)
+    accel_tile = None
+    if args.accel:
+        from isplab.accel.check import fit_tile, parse_targets
+        from isplab.accel.tile import DEFAULT_TILE
+
+        parse_targets(args.accel)  # a typo fails before the conversion
+        size = args.input_size if all(s <= d for s, d in zip(args.input_size, DEFAULT_TILE, strict=True)) \
+            else DEFAULT_TILE
+        accel_tile = fit_tile(name, args.accel_tile or size)
     calibration, parity_inputs = export_data(args.calib_data, args.parity_data or args.calib_data)
     report = export_tflite(
         model, args.out, input_size=args.input_size, precision=args.precision, calibration=calibration,
         int8_io=args.int8_io, parity_inputs=parity_inputs, raw_frames=read_raw_frames(args.parity_raw,
                                                                                       raw_options(args)),
-        budget=budget, dynamic=args.dynamic, strict=args.strict, optimize=args.optimize, raw_domain=domain)
+        budget=budget, dynamic=args.dynamic, strict=args.strict, optimize=args.optimize, raw_domain=domain,
+        accel=args.accel, accel_tile=accel_tile)
     print(f"model {name}")
     print(report.render())
     return 0

@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--init", help="start from these weights (checkpoint or pretrained:NAME) and fine-tune")
+    p.add_argument("--camera", metavar="PROFILE",
+                   help="camera profile (YAML, `isplab profile`) of --data's raws, recorded in the checkpoints "
+                        "(data.camera): `isplab develop` then maps other cameras' frames into it")
     p.add_argument("--resume", action="store_true", help="continue RUNDIR/checkpoints/last.pt exactly")
     add_device_arguments(p)
     p.add_argument("--no-progress", action="store_true")
@@ -45,6 +48,8 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
         cfg = replace(cfg, model=args.model)
     if args.data:
         cfg = replace(cfg, data=replace(cfg.data, path=args.data))
+    if args.camera:
+        cfg = replace(cfg, data=replace(cfg.data, camera=args.camera))
     if args.batch_size is not None:
         check(args.batch_size >= 1, f"--batch-size must be >= 1, got {args.batch_size}")
         cfg = replace(cfg, data=replace(cfg.data, batch_size=args.batch_size))

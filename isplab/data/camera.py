@@ -23,33 +23,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from isplab.colour import (
-    apply_matrix,
-    inverse_smoothstep,
-    smoothstep,
-    srgb_degamma,
-    srgb_gamma,
-    srgb_to_cam_from_xyz,
-)
+from isplab.camera.profile import RawDomain, neutral_from_rgb
+from isplab.colorimetry import BROOKS_MATRICES, camera_colour_space, srgb_to_camera
+from isplab.colour import apply_matrix, inverse_smoothstep, smoothstep, srgb_degamma, srgb_gamma
 from isplab.config import safe_yaml, yaml_problem
 from isplab.errors import DataError
-from isplab.raw.bayer import MAI_WHITE_LEVEL, pack_rgb
+from isplab.raw.bayer import MAI_WHITE_LEVEL, normalize, pack_rgb
 
 REFERENCE = "Brooks et al., Unprocessing Images for Learned Raw Denoising, CVPR 2019"
 
 
 def _brooks_xyz_to_cam() -> list[list[float]]:
-    # The first of the four camera matrices in Brooks et al.'s reference code.
-    return [[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469], [-0.0703, 0.2188, 0.6406]]
-
-
-#: All four XYZ -> camera matrices of Brooks et al.'s reference code (a family to mix for robustness).
-BROOKS_MATRICES = (
-    _brooks_xyz_to_cam(),
-    [[0.4913, -0.0541, -0.0202], [-0.613, 1.3513, 0.2906], [-0.1564, 0.2151, 0.7183]],
-    [[0.838, -0.263, -0.0639], [-0.2887, 1.0725, 0.2496], [-0.0627, 0.1427, 0.5438]],
-    [[0.6596, -0.2079, -0.0562], [-0.4782, 1.3016, 0.1933], [-0.097, 0.1581, 0.5181]],
-)
+    return [list(row) for row in BROOKS_MATRICES[0]]
 
 _RANGES = ("red_gain", "blue_gain", "exposure_gain", "shot_noise", "black_level")
 
@@ -113,7 +98,24 @@ class CameraFamily:
     @property
     def nominal_srgb_to_cam(self) -> np.ndarray:
         """Linear sRGB -> camera RGB ``(3, 3)`` of the family's mean matrix (what a classical ISP is told)."""
-        return srgb_to_cam_from_xyz(self.matrices.mean(axis=0))
+        return srgb_to_camera(self.matrices.mean(axis=0))
+
+    def colour_space(self, white_level: float | None = None) -> RawDomain:
+        """The raw domain of the family's nominal camera: its data's levels (raw / ``white_level``, default
+        the family's) and colour space (mean matrix, mean white balance; what a model trained on it expects)."""
+        matrix, neutral = camera_colour_space(self.matrices.mean(axis=0), float(np.mean(self.red_gain)),
+                                              float(np.mean(self.blue_gain)))
+        return RawDomain(white=white_level or self.white_level, colour_matrix=matrix, neutral=neutral_from_rgb(neutral),
+                         auto_exposure=round(1 / self.nominal_exposure, 6),
+                         camera=f"isplab camera family ({REFERENCE})")
+
+    def render(self, srgb: Tensor, rng: np.random.Generator) -> tuple[Tensor, list[dict[str, Any]]]:
+        """sRGB targets ``(N, 3, H, W)`` -> their raw ``(N, 4, H/2, W/2)`` (codes / white level, not clipped)
+        through ``N`` fresh cameras, and one record per sample. Pure function of ``rng``'s state."""
+        draw = self.draw(len(srgb), rng)
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        codes = expose(unprocess(srgb, draw), draw, generator)
+        return torch.from_numpy(normalize(codes.numpy(), 0, MAI_WHITE_LEVEL, clip=False)), draw.records()
 
     @property
     def nominal_cam_to_srgb(self) -> np.ndarray:
@@ -135,7 +137,7 @@ class CameraFamily:
             0, self.read_noise_std, size=n)
         low, high = self.black_level
         return CameraDraw(
-            srgb_to_cam=srgb_to_cam_from_xyz(xyz_to_cam),
+            srgb_to_cam=srgb_to_camera(xyz_to_cam),
             red_gain=rng.uniform(*self.red_gain, size=n), blue_gain=rng.uniform(*self.blue_gain, size=n),
             exposure_gain=rng.uniform(*self.exposure_gain, size=n),
             black_level=np.floor(rng.uniform(low, high + 1, size=n)).clip(low, high) if high > low
@@ -145,7 +147,8 @@ class CameraFamily:
     # ---- (de)serialisation ---------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return {"kind": "brooks", **{k: list(v) if isinstance(v, tuple) else v
+                                     for k, v in dataclasses.asdict(self).items()}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str | Path | None = None) -> CameraFamily:
@@ -156,6 +159,7 @@ class CameraFamily:
                             "write one `name: value` per line")
         if isinstance(data.get("camera"), dict) and "format" in data:
             data = data["camera"]
+        data = {k: v for k, v in data.items() if k != "kind"}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -169,16 +173,22 @@ class CameraFamily:
     @classmethod
     def load(cls, path: str | Path) -> CameraFamily:
         """Read a YAML or JSON file (YAML is a superset of JSON)."""
-        import yaml
+        return cls.from_dict(read_camera_file(path), path)
 
-        path = Path(path)
-        if not path.is_file():
-            raise DataError(path, "camera file not found", "check the path")
-        try:
-            data = safe_yaml(path.read_text())
-        except yaml.YAMLError as exc:
-            raise DataError(path, f"not valid YAML/JSON ({yaml_problem(exc)})", "fix the syntax") from None
-        return cls.from_dict(data or {}, path)
+
+def read_camera_file(path: str | Path) -> dict[str, Any]:
+    """The mapping in a camera YAML/JSON file (``{}`` when empty); a missing or malformed file is a
+    :class:`DataError`."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "camera file not found", "check the path")
+    try:
+        data = safe_yaml(path.read_text())
+    except yaml.YAMLError as exc:
+        raise DataError(path, f"not valid YAML/JSON ({yaml_problem(exc)})", "fix the syntax") from None
+    return data or {}
 
 
 @dataclass

@@ -34,6 +34,12 @@ RESERVED = ("motorcycle_right", "retina", "grace_hopper")
 
 SPLITS = ("train", "val", "test")
 
+#: Unpaired training on the embedded data: raws are made from these training photos, RGB targets drawn from
+#: the others, never the same photo. The two sets have close average colours (as a large raw collection and a
+#: large photo collection would), so the split measures the method rather than a colour mismatch of 5 photos.
+UNPAIRED_RAW_PHOTOS = ("coffee", "rocket", "immunohistochemistry")
+UNPAIRED_TARGET_PHOTOS = ("astronaut", "hubble_deep_field")
+
 
 @dataclass(frozen=True)
 class Photo:

@@ -155,6 +155,16 @@ class EvalSet:
 
         return EvalSet(self.split, f"{self.description}, centre {size}x{size} crops", self.count, batches)
 
+    def map_raw(self, fn: Callable[[Tensor], Tensor], what: str) -> EvalSet:
+        """The same images with each raw batch passed through ``fn`` (e.g. the camera adapter); ``what``
+        says so in the description."""
+
+        def batches(batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
+            for raw, target in self.batches(batch_size):
+                yield fn(raw), target
+
+        return EvalSet(self.split, f"{self.description}, {what}", self.count, batches)
+
     @classmethod
     def embedded(cls, split: str, camera: CameraFamily | None = None, cameras: int = 8, seed: int = 0
                  ) -> EvalSet:

@@ -29,10 +29,32 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from isplab.colour import apply_matrix
-from isplab.data.camera import CameraDraw, CameraFamily, expose, unprocess
+from isplab.data.camera import CameraFamily, read_camera_file
+from isplab.data.cards import colour_cards
 from isplab.data.photos import load_photo, photos_in
+from isplab.data.spectral import SpectralFamily
 from isplab.errors import DataError
-from isplab.raw.bayer import DIHEDRAL, MAI_WHITE_LEVEL, augment_pair, normalize
+from isplab.raw.bayer import DIHEDRAL, augment_pair
+
+#: A camera family: a ``render(srgb, rng) -> (raw, records)`` of :mod:`isplab.data.camera` or
+#: :mod:`isplab.data.spectral`.
+Family = CameraFamily | SpectralFamily
+
+
+def camera_family(spec: dict[str, Any] | str | None, source: str = "camera") -> Family:
+    """A camera family from a mapping (``kind: brooks`` (default) or ``kind: spectral``, then the family's
+    fields), a YAML/JSON file of one, or ``None`` (the default :class:`CameraFamily`)."""
+    if spec is None:
+        return CameraFamily()
+    if isinstance(spec, str):
+        return camera_family(read_camera_file(spec), spec)
+    if isinstance(spec, dict) and isinstance(spec.get("camera"), dict) and "format" in spec:
+        spec = spec["camera"]  # a synthetic dataset's camera.json
+    if isinstance(spec, dict) and spec.get("kind", "brooks") == "spectral":
+        return SpectralFamily.from_dict(spec, source)
+    if isinstance(spec, dict) and spec.get("kind", "brooks") != "brooks":
+        raise DataError(source, f"unknown camera family kind {spec['kind']!r}", "use kind: brooks or kind: spectral")
+    return CameraFamily.from_dict(spec, source)
 
 #: Whole-photo evaluation images are cropped to multiples of this (target pixels): 32 packed pixels
 #: satisfy every registered model's ``input_multiple``.
@@ -60,21 +82,13 @@ def _photo_tensor(name: str) -> Tensor:
     return torch.tensor(load_photo(name)).permute(2, 0, 1).contiguous()  # uint8 (3, H, W)
 
 
-def render(srgb: Tensor, camera: CameraFamily, rng: np.random.Generator) -> tuple[Tensor, CameraDraw]:
-    """sRGB targets ``(N, 3, H, W)`` -> their raw ``(N, 4, H/2, W/2)`` (codes / 1020) through ``N`` fresh
-    cameras of ``camera``, and the draw. Pure function of ``rng``'s state."""
-    draw = camera.draw(len(srgb), rng)
-    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    codes = expose(unprocess(srgb, draw), draw, generator)
-    return torch.from_numpy(normalize(codes.numpy(), 0, MAI_WHITE_LEVEL, clip=False)), draw
-
-
 @dataclass
 class SyntheticStream:
     """Endless random pairs from the training photos (see the module docstring).
 
     Args:
-        camera: the camera family (default: :class:`CameraFamily`'s Brooks-style phone camera).
+        camera: the camera family (default: :class:`CameraFamily`'s Brooks-style phone camera; or
+            :class:`~isplab.data.spectral.SpectralFamily`).
         patch: target side of the training crops (even).
         scale: a crop covers ``patch / scale`` source pixels, ``scale`` uniform in this range (clamped so
             the crop fits the photo), so scenes appear at several sizes; < 1 downsamples (antialiased).
@@ -85,18 +99,23 @@ class SyntheticStream:
             has orange but hardly any saturated red, green or blue); recoloured crops teach the colour
             mapping over the whole gamut, so an unseen photo's red stays red.
         saturation: range of the saturation factor of recoloured crops.
+        cards: probability that a sample is a colour card instead of a photo crop (:mod:`isplab.data.cards`:
+            flat patches of random colours, for exact colour on flat areas).
         seed: the stream's seed; batch ``step`` depends only on ``(seed, step)``.
         split: photos to draw from (``train`` for training).
+        only: only these photos of ``split`` (unpaired data draws raws and targets from disjoint sets).
     """
 
-    camera: CameraFamily | None = None
+    camera: Family | None = None
     patch: int = 128
     scale: tuple[float, float] = (0.5, 1.0)
     augment: bool = True
     recolour: float = 0.5
     saturation: tuple[float, float] = (0.7, 1.4)
+    cards: float = 0.0
     seed: int = 0
     split: str = "train"
+    only: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         self.camera = self.camera or CameraFamily()
@@ -106,7 +125,14 @@ class SyntheticStream:
         if not 0 < low <= high <= 1:
             raise DataError(None, f"scale range {self.scale} must satisfy 0 < low <= high <= 1",
                             "crops are never upsampled: use scales up to 1")
-        self.photos = photos_in(self.split)
+        chosen = photos_in(self.split)
+        if self.only is not None:
+            unknown = sorted(set(self.only) - {p.name for p in chosen})
+            if unknown or not self.only:
+                raise DataError(None, f"photos {list(self.only)} are not {self.split} photos ({', '.join(unknown)})",
+                                f"choose from {', '.join(p.name for p in chosen)}")
+            chosen = tuple(p for p in chosen if p.name in self.only)
+        self.photos = chosen
         weights = np.array([p.weight for p in self.photos])
         self._weights = weights / weights.sum()
         self._images = [_photo_tensor(p.name) for p in self.photos]
@@ -136,6 +162,12 @@ class SyntheticStream:
                                   align_corners=False).clamp(0, 1)
         if self.recolour:
             batch = self._recolour(batch, rng, records)
+        if self.cards:
+            chosen = np.flatnonzero(rng.random(size) < self.cards)
+            if chosen.size:
+                batch[chosen] = colour_cards(len(chosen), self.patch, rng)
+                for i in chosen:
+                    records[i] = {"photo": "colour card"}
         for i, record in enumerate(records):
             record["transform"] = int(rng.integers(len(DIHEDRAL))) if self.augment else 0
             if record["transform"]:
@@ -156,8 +188,8 @@ class SyntheticStream:
         """:meth:`batch` plus one record per pair (photo, crop box, transform, camera parameters)."""
         rng = np.random.default_rng([self.seed, step])
         target, records = self._crops(size, rng)
-        raw, draw = render(target, self.camera, rng)
-        return raw, target, [{**r, "camera": c} for r, c in zip(records, draw.records(), strict=True)]
+        raw, cameras = self.camera.render(target, rng)
+        return raw, target, [{**r, "camera": c} for r, c in zip(records, cameras, strict=True)]
 
     def batch(self, step: int, size: int) -> tuple[Tensor, Tensor]:
         """Training batch ``step``: raw ``(size, 4, patch/2, patch/2)`` and target ``(size, 3, patch, patch)``."""
@@ -165,7 +197,7 @@ class SyntheticStream:
         return raw, target
 
 
-def evaluation_set(split: str, camera: CameraFamily | None = None, cameras: int = 8, seed: int = 0
+def evaluation_set(split: str, camera: Family | None = None, cameras: int = 8, seed: int = 0
                    ) -> list[tuple[str, Tensor, Tensor]]:
     """Fixed validation/test images: ``[(photo, raw (cameras, 4, h, w), target (cameras, 3, 2h, 2w))]``.
 
@@ -179,6 +211,6 @@ def evaluation_set(split: str, camera: CameraFamily | None = None, cameras: int 
         h, w = (s // EVAL_MULTIPLE * EVAL_MULTIPLE for s in image.shape[1:])
         top, left = (image.shape[1] - h) // 2, (image.shape[2] - w) // 2
         target = (image[:, top:top + h, left:left + w].float() / 255).expand(cameras, 3, h, w).contiguous()
-        raw, _ = render(target, camera, np.random.default_rng([seed, _EVAL_SALT, index]))
+        raw, _ = camera.render(target, np.random.default_rng([seed, _EVAL_SALT, index]))
         out.append((photo.name, raw, target))
     return out

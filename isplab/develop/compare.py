@@ -23,11 +23,10 @@ from PIL import Image
 from isplab.atomic import check_folder, check_writable, remove_stale_temps, write_atomic, write_text_atomic
 from isplab.classic.visualise import raw_visualisation
 from isplab.develop.checks import check_picture
-from isplab.develop.pipeline import DevelopSettings, check_settings, develop_image, reader_options
+from isplab.develop.pipeline import DevelopSettings, check_settings, develop_image, read_frame
 from isplab.develop.runners import CLASSIC, load_runner
 from isplab.errors import DataError, IsplabError
 from isplab.images import to_uint8
-from isplab.raw.readers import read_raw
 
 
 @dataclass
@@ -88,7 +87,7 @@ def build_panels(path: str | Path, weights: Sequence[str], size: int = 384, at: 
     path, settings = Path(path), check_settings(settings or DevelopSettings())
     check_crop(size, at)
     runners = [load_runner(w) for w in ([CLASSIC] if classic else []) + list(weights)]  # all load before any work
-    image = read_raw(path, **reader_options(path, settings.read_options))
+    image = read_frame(path, settings)
     packed = image.packed()
     y0, y1, x0, x1 = crop_box(image.shape, size, at)
     raw = raw_visualisation(torch.from_numpy(packed[:, y0 // 2:(y1 + 1) // 2, x0 // 2:(x1 + 1) // 2])).numpy()

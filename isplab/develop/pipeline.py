@@ -20,10 +20,12 @@ import numpy as np
 
 from isplab import __version__
 from isplab.atomic import check_folder, remove_stale_temps
+from isplab.camera.profile import RawDomain, profile_levels, with_profile
 from isplab.develop.checks import OutputCheck
 from isplab.develop.tiling import Runner, run_tiled, tiled_bands
 from isplab.develop.writer import FORMATS, open_image, source_orientation
 from isplab.errors import IsplabError, quote
+from isplab.raw.dng import COLOUR_METHODS
 from isplab.raw.readers import HEADERLESS_SUFFIXES, RawImage, read_raw
 
 #: Suffixes taken from a folder input: mosaics, headerless dumps and the common camera raw formats.
@@ -40,7 +42,9 @@ NEUTRALS = ("as-shot", "grey-world", "grey-edge", "white-patch")
 class DevelopSettings:
     """How to develop: output format, tiling (packed pixels; ``tile=None``: the runner's ``default_tile``),
     JPEG quality, reader options for mosaics; the camera adapter (``adapt``: map each frame into the model's
-    raw domain, white-balanced by ``neutral``, times ``exposure``; docs/camera.md)."""
+    raw domain, white-balanced by ``neutral``, colours through ``colour_method``, exposed by ``exposure``: a
+    factor or ``"auto"``, the model's own level;
+    docs/camera.md); ``camera``: a camera profile for files without colour metadata (``isplab profile``)."""
 
     fmt: str = "png"
     tile: int | None = None
@@ -50,7 +54,9 @@ class DevelopSettings:
     copy_orientation: bool = True
     adapt: bool = True
     neutral: str | tuple[float, ...] = "as-shot"  #: a :data:`NEUTRALS` name or 4 values (canonical channels)
-    exposure: float = 1.0
+    exposure: float | str = "auto"
+    colour_method: str = "mixed"
+    camera: RawDomain | None = None
 
 
 @dataclass
@@ -99,8 +105,19 @@ def model_input(image: RawImage, runner: Runner, settings: DevelopSettings) -> t
         return image.packed(), {"adapter": f"not applied: {runner.name} carries no raw domain"}
     from isplab.camera.adapt import adapt_frame
 
-    packed, record = adapt_frame(image, domain, neutral=settings.neutral, exposure=settings.exposure)
+    packed, record = adapt_frame(image, domain, neutral=settings.neutral, exposure=settings.exposure,
+                                 colour_method=settings.colour_method)
     return packed, {"adapter": "on", **record.to_dict()}
+
+
+def read_frame(path: Path, settings: DevelopSettings) -> RawImage:
+    """Read ``path`` with the reader options that apply to it; a camera profile fills in the levels not
+    given as options and the colour space of files without colour metadata."""
+    options = settings.read_options
+    if settings.camera is not None:
+        options = {**profile_levels(settings.camera), **{k: v for k, v in options.items() if v is not None}}
+    image = read_raw(path, **reader_options(path, options))
+    return image if settings.camera is None else with_profile(image, settings.camera)
 
 
 def develop_image(image: RawImage, runner: Runner, settings: DevelopSettings,
@@ -142,8 +159,12 @@ def check_settings(settings: DevelopSettings) -> DevelopSettings:
     if not isinstance(s.neutral, str) and not (len(s.neutral) == 4 and all(np.isfinite(v) and v > 0
                                                                            for v in s.neutral)):
         raise IsplabError(f"--neutral {quote(s.neutral)}: needs 4 positive finite values B,G,R,G. Fix the values")
-    if not (s.exposure > 0 and np.isfinite(s.exposure)):
-        raise IsplabError(f"--exposure {s.exposure:g}: must be a positive factor. Omit it for 1.0")
+    if s.colour_method not in COLOUR_METHODS:
+        raise IsplabError(f"--colour-method {s.colour_method}: unknown. Use one of {', '.join(COLOUR_METHODS)}")
+    if s.exposure != "auto" and not (isinstance(s.exposure, int | float) and s.exposure > 0
+                                     and np.isfinite(s.exposure)):
+        shown = f"{s.exposure:g}" if isinstance(s.exposure, int | float) else quote(s.exposure)
+        raise IsplabError(f"--exposure {shown}: must be a positive factor or auto. Omit it for auto")
     _check_reader_options(s.read_options)
     return settings
 
@@ -175,7 +196,7 @@ def develop_file(path: str | Path, runner: Runner, out_dir: str | Path, settings
                  progress: Callable[[int, int], None] | None = None) -> Path:
     """Develop one raw file into ``out_dir/<stem>.<png|jpg>``; returns the written path."""
     path, settings = Path(path), check_settings(settings or DevelopSettings())
-    image = read_raw(path, **reader_options(path, settings.read_options))
+    image = read_frame(path, settings)
     packed, adapter = model_input(image, runner, settings)
     metadata = {
         "Software": f"isplab {__version__}",

@@ -90,7 +90,8 @@ class AuditReport:
 
     def render(self) -> str:
         width = max([len(r.op) for r in self.rows] + [2])
-        lines = [f"mobile-GPU audit: {self.summary()}",
+        lines = [f"mobile-GPU audit (static rule table, the fallback without LiteRT's GPU runtime: "
+                 f"`isplab accel setup`): {self.summary()}",
                  f"  {'op':<{width}}  {'count':>5}  verdict       reason"]
         lines += [f"  {r.op:<{width}}  {r.count:>5}  {r.verdict:<12}  {r.reason}".rstrip() for r in self.rows]
         lines += [f"  problem: {i}" for i in self.issues] + [f"  note: {n}" for n in self.notes]

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -48,12 +49,16 @@ from isplab.raw.readers import RawImage
 from isplab.runtime import FULL_HD_INPUT
 from isplab.runtime.tflite_metadata import RAW_DOMAIN, add_metadata
 
+if TYPE_CHECKING:
+    from isplab.accel.verdict import AccelReport
+
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_INPUT_SIZE = FULL_HD_INPUT
 
 
 class ExportError(IsplabError):
-    """Conversion failed, or (with ``strict``) the exported graph will not run fully on a mobile GPU."""
+    """Conversion failed, an accelerator check failed, or (with ``strict``) the exported graph will not run
+    fully on a mobile GPU."""
 
 
 @dataclass
@@ -70,6 +75,8 @@ class ExportReport:
     rewrites: list[str] = field(default_factory=list)
     #: the raw domain stored in the file (``None``: none, frames are developed as read)
     raw_domain: RawDomain | None = None
+    #: the accelerator checks (``accel=``), None when none were asked for
+    accel: AccelReport | None = None
 
     def render(self) -> str:
         head = (f"exported {self.path} ({self.precision}, {self.size_bytes / 1024:.1f} KiB, "
@@ -79,7 +86,12 @@ class ExportReport:
         domain = (f"raw domain: {self.raw_domain.camera or 'stored'} (in the file: `isplab develop` adapts "
                   "camera frames to it)" if self.raw_domain else
                   "raw domain: none stored: `isplab develop` feeds frames as read")
-        return "\n".join([head, f"optimiser: {rewrites}", domain, self.parity.render(), self.audit.render()])
+        lines = [head, f"optimiser: {rewrites}", domain, self.parity.render()]
+        if self.accel is not None:
+            lines.append(self.accel.render())
+        if self.accel is None or self.accel.gpu is None:  # the rule table only stands in for the GPU runtime
+            lines.append(self.audit.render())
+        return "\n".join(lines)
 
 
 def reparameterize_for_export(model: nn.Module) -> nn.Module:
@@ -116,6 +128,9 @@ def convert_float(model: nn.Module, input_size: tuple[int, int], dynamic: bool =
     Raises:
         ExportError: the converter failed; for ``dynamic`` the message explains the fixed-size fallback.
     """
+    from isplab.extras import require
+
+    require("export", "converting to TFLite")
     import litert_torch
 
     from isplab.export.lowerings import register_lowerings
@@ -169,6 +184,8 @@ def export_tflite(
     strict: bool = False,
     optimize: bool = True,
     raw_domain: RawDomain | None = None,
+    accel: str | list[str] | None = None,
+    accel_tile: tuple[int, int] | None = None,
 ) -> ExportReport:
     """Convert ``model`` to ``out_path`` and prove it.
 
@@ -185,12 +202,18 @@ def export_tflite(
             :func:`isplab.raw.readers.read_raw`); fitted in packed space.
         budget: parity budget (see :mod:`isplab.export.parity`).
         dynamic: export with dynamic height and width (``[1, -1, -1, 4]``); not optimised.
-        strict: fail when the mobile-GPU audit finds problems.
+        strict: fail when the model will not run fully on a mobile GPU: LiteRT's GPU runtime reports CPU
+            fallback (with ``accel`` naming ``gpu``), else the static audit finds problems; with ``accel``
+            also when the HTP compile leaves ops on the CPU.
         optimize: apply the export-time graph optimiser (:mod:`isplab.export.optimize`); the fp32 proof
             then holds the file to ``budget.optimized_max_abs`` against the original model.
         raw_domain: the raw domain the model was trained in (a checkpoint's), stored in the file
             (:data:`isplab.runtime.tflite_metadata.RAW_DOMAIN`) so ``isplab develop`` adapts a camera's frames
             to it as it does for the checkpoint; ``None`` (a fresh model): frames are fed as read.
+        accel: accelerator targets (``"htp,gpu"``, see :func:`isplab.accel.check.parse_targets`) checked
+            after the parity proof on a tile-sized export of the same model (:func:`isplab.accel.check.check_model`);
+            a wrong output, a compile error or a target without its toolchain fails the export.
+        accel_tile: the tile for ``accel`` (default: the input size when it is at most 162x216, else 162x216).
 
     Raises:
         ExportError, ParityError, RewriteError: nothing is written to ``out_path`` in any case.
@@ -210,16 +233,31 @@ def export_tflite(
         samples += [Sample(f"synthetic-{alt[0]}x{alt[1]}", s.packed) for s in synthetic_samples(alt, n=1)]
     was_training = model.training
     try:
-        return _export(model.eval(), out_path, input_size, precision, calibration, int8_io, samples,
-                       budget or ParityBudget(), dynamic, strict, optimize and not dynamic, start, raw_domain)
+        report = _export(model.eval(), out_path, input_size, precision, calibration, int8_io, samples,
+                         budget or ParityBudget(), dynamic, strict, optimize and not dynamic, start, raw_domain,
+                         accel and _accel_check(model, accel, accel_tile, input_size, precision, optimize))
+        return report
     finally:
         model.train(was_training)
 
 
+def _accel_check(model: nn.Module, targets: str | list[str], tile: tuple[int, int] | None,
+                 input_size: tuple[int, int], precision: str, optimize: bool):
+    """A deferred accelerator check (run after the parity proof, before the file is published)."""
+    from isplab.accel.check import check_model
+    from isplab.accel.tile import DEFAULT_TILE
+
+    if tile is None:
+        tile = tuple(input_size) if all(s <= d for s, d in zip(input_size, DEFAULT_TILE, strict=True)) \
+            else DEFAULT_TILE
+    return lambda: check_model(model, type(model).__name__, targets, tile, int8=precision == "int8",
+                               optimize=optimize)
+
+
 def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], precision: str,
             calibration: Iterable | None, int8_io: bool, samples: list[Sample], budget: ParityBudget,
-            dynamic: bool, strict: bool, optimize: bool, start: float, raw_domain: RawDomain | None
-            ) -> ExportReport:
+            dynamic: bool, strict: bool, optimize: bool, start: float, raw_domain: RawDomain | None,
+            accel_check=None) -> ExportReport:
     export_model, rewrites = reparameterize_for_export(original), []
     if optimize:
         optimized = optimize_for_export(export_model, input_size, [s.packed for s in samples[:2]])
@@ -249,7 +287,13 @@ def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], pr
             f.write(data)
         parity = check_parity(tmp, original, samples, precision, budget)
         audit = audit_tflite(tmp)
-        if strict and not audit.clean:
+        accel = accel_check() if accel_check else None
+        failures = accel.failures(strict) if accel else []
+        if failures:
+            raise ExportError(f"{out_path}: the accelerator check failed ({failures[0]}; {len(failures)} "
+                              "problem(s)). Fix the model or the toolchain (`isplab accel setup`), or drop --accel"
+                              + (" / --strict" if strict else "") + "\n" + accel.render())
+        if strict and not audit.clean and (accel is None or accel.gpu is None):
             raise ExportError(f"{out_path}: the graph will not run fully on a mobile GPU "
                               f"({audit.summary()}). Replace the flagged ops, or drop --strict\n"
                               + audit.render())
@@ -260,4 +304,4 @@ def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], pr
     g = audit.graph
     in_t, out_t = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
     return ExportReport(out_path, precision, in_t.signature, out_t.signature, len(data), parity, audit,
-                        time.perf_counter() - start, rewrites, raw_domain)
+                        time.perf_counter() - start, rewrites, raw_domain, accel)

@@ -44,6 +44,9 @@ def _quiet():
 
 def quantize_fp16(model: bytes) -> bytes:
     """Float model -> float16 weights (weight-only; activations and I/O stay float32)."""
+    from isplab.extras import require
+
+    require("export", "quantizing a .tflite")
     from ai_edge_quantizer import algorithm_manager, qtyping, quantizer, recipe_manager
 
     rm = recipe_manager.RecipeManager()
@@ -69,6 +72,9 @@ def quantize_int8(
     Raises:
         IsplabError: no calibration sample was given.
     """
+    from isplab.extras import require
+
+    require("export", "quantizing a .tflite")
     from ai_edge_quantizer import algorithm_manager, qtyping, quantizer, recipe_manager
 
     samples = [{input_name: np.asarray(x, dtype=np.float32)} for x in calibration]

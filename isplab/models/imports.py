@@ -15,6 +15,7 @@ from torch import nn
 
 from isplab.camera.profile import ULTRAISP_BLACK, RawDomain
 from isplab.errors import IsplabError
+from isplab.models.cards import register_weights
 from isplab.models.registry import create_model
 from isplab.models.weights import load_data_only, load_weights
 from isplab.registry import Entry, Registry
@@ -65,6 +66,23 @@ SOURCES.add("robustisp", _shuffle_last_conv, "Arhire RobustISP .pth (CVPRW 2025)
             "CRD -> DCR", model="robustisp", domain=ARHIRE_DOMAIN)
 SOURCES.add("rmfanet_tiny", _as_is, "Arhire RMFA-Net tiny .pth (CVPRW 2025) -> rmfanet_tiny (same names)",
             model="rmfanet_tiny", domain=ARHIRE_RMFA_DOMAIN)
+
+
+# The released weights (pretrained/ of AndreiiArhire/Learned-Lightweight-Smartphone-ISP-with-Unpaired-Data):
+# importable cards, converted once by `isplab import SOURCE --from FILE --as MODEL.TAG`.
+_ARHIRE = "AndreiiArhire/Learned-Lightweight-Smartphone-ISP-with-Unpaired-Data (CVPRW 2025): pretrained/"
+_RUNS = {"paired": "paired", "unpaired": "unpaired", "paired_wo_adv_losses": "paired_noadv"}
+for _source, _model, _file, _sets in (("efficientisp", "mialgo_3conv", "Efficient_ISP", ("Fujifilm", "ZRR")),
+                                      ("robustisp", "robustisp", "Robust", ("Fujifilm",)),
+                                      ("rmfanet_tiny", "rmfanet_tiny", "RMFA_TINY", ("Fujifilm",))):
+    for _set in _sets:
+        for _run, _tag in _RUNS.items():
+            _prefix = "" if _model != "mialgo_3conv" else "efficientisp_"
+            register_weights(f"{_model}.{_prefix}{'ultraisp' if _set == 'Fujifilm' else 'zurich'}_{_tag}",
+                             importer=_source, source=f"{_ARHIRE}{_set}/{_file}_{_run}_step_*.pth",
+                             licence="none stated (research comparison only)",
+                             data="Fujifilm UltraISP (MAI 2022)" if _set == "Fujifilm" else
+                             "Zurich RAW-to-RGB (Huawei P20 raws, Canon 5D targets)")
 
 
 def pytorch_sources() -> list[str]:

@@ -29,7 +29,8 @@ from torch import nn
 
 from isplab.camera.profile import ULTRAISP_MAI_DOMAIN
 from isplab.errors import IsplabError
-from isplab.models.ops import depth_to_space
+from isplab.models.cards import register_shipped, register_weights
+from isplab.models.ops import DepthToSpaceConcat
 from isplab.models.registry import TFLITE_MAPPERS, register_model
 
 if TYPE_CHECKING:  # export sits above models: its flatbuffer reader is only needed when a file is imported
@@ -99,6 +100,7 @@ class MicroISP(nn.Module):
                 for _g in range(num_stages)
             ]
         )
+        self.to_rgb = DepthToSpaceConcat(2, planes=3)
         # Official init: N(0, 1e-3) weights, zero biases (PReLU slopes start at 0, set above).
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -109,25 +111,26 @@ class MicroISP(nn.Module):
         planes = [x, x, x]
         for stage in self.stages:
             planes = [branch(p) for branch, p in zip(stage, planes, strict=True)]
-        return torch.cat([depth_to_space(p * 0.58 + 0.5, 2) for p in planes], dim=1)
+        return self.to_rgb([p * 0.58 + 0.5 for p in planes])
 
 
 @register_model("microisp", recipe="microisp", min_input=MIN_PACKED_SIZE)
 def microisp(features: int = 4, num_blocks: int = 7) -> MicroISP:
-    """MicroISP 1.0 (official baseline): 3 colour branches x 2 stacked generators, 13,560 params.
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 0.148 MB (155,276 B).
-    """
+    """MicroISP 1.0 (official baseline): 3 colour branches x 2 stacked generators, 13,560 params."""
     return MicroISP(num_stages=2, features=features, num_blocks=num_blocks)
 
 
 @register_model("microisp_0.5", recipe="microisp_0.5", min_input=MIN_PACKED_SIZE)
 def microisp_0_5(features: int = 4, num_blocks: int = 7) -> MicroISP:
-    """MicroISP 0.5: one generator per colour branch instead of two, 6,780 params.
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 0.077 MB (80,780 B).
-    """
+    """MicroISP 0.5: one generator per colour branch instead of two, 6,780 params."""
     return MicroISP(num_stages=1, features=features, num_blocks=num_blocks)
+
+
+register_shipped("microisp")
+register_shipped("microisp_0.5")
+register_weights("microisp.mai22_official", importer="microisp", default=False,
+                 source="aiff22/MicroISP: tflite_model/MicroISP.tflite (the MAI 2022 baseline's release)",
+                 licence="CC BY-NC-SA 4.0 (research use)", data="Fujifilm UltraISP (MAI 2022): Sony IMX586 raws")
 
 
 

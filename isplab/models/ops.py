@@ -82,6 +82,19 @@ class DepthToSpace(nn.Module):
         return depth_to_space(x, self.block)
 
 
+class DepthToSpaceConcat(nn.Module):
+    """``planes`` (each ``(N, C * block**2, H, W)``) -> each :func:`depth_to_space`, concatenated on channels
+    (``(N, len(planes) * C, H*b, W*b)``): MicroISP's output stage. A module so the export optimiser can find
+    it (``concat-depth-to-space`` rewrites it into the order Qualcomm's HTP computes correctly)."""
+
+    def __init__(self, block: int, planes: int, channels: int = 1):
+        super().__init__()
+        self.block, self.planes, self.channels = block, planes, channels
+
+    def forward(self, planes: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([depth_to_space(p, self.block) for p in planes], dim=1)
+
+
 def finest_output(out: Any) -> torch.Tensor:
     """The highest-resolution image tensor of a model's output.
 

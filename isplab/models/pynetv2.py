@@ -218,9 +218,6 @@ class PyNetV2Mobile(nn.Module):
 
 @register_model("pynetv2_mobile", recipe="pynetv2_mobile", input_multiple=4, min_input=28)
 def pynetv2_mobile() -> PyNetV2Mobile:
-    """PyNET-V2 Mobile (official baseline): 3-level pyramid, instance norm, attention, 932,583 params.
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 3.641 MB (3,817,492 B).
-    """
+    """PyNET-V2 Mobile (official baseline): 3-level pyramid, instance norm, attention, 932,583 params."""
     return PyNetV2Mobile()
 

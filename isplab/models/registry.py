@@ -78,7 +78,7 @@ def register_model(
 
 def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
     """Registered model names matching a shell-style ``pattern``, sorted; with ``pretrained`` only those
-    whose weights ship in the package (:func:`isplab.models.weights.pretrained_path`)."""
+    whose default weight card has its file (:mod:`isplab.models.cards`)."""
     names = MODELS.names(pattern)
     if not pretrained:
         return names
@@ -96,11 +96,11 @@ def _check_input(entry: ModelEntry, module: nn.Module, args: tuple) -> None:
     entry.check_input(args[0])
 
 
-def create_model(name: str, pretrained: bool = False, **overrides) -> nn.Module:
+def create_model(name: str, pretrained: bool | str = False, **overrides) -> nn.Module:
     """Build registered model ``name``; ``overrides`` go to its factory (e.g. ``channels=8``).
 
-    With ``pretrained`` the weights shipped in the package (``isplab/weights/<name>.pt``) are loaded; the
-    model is returned in train mode either way.
+    With ``pretrained`` (``True``: the model's default weight card; or a card's tag, e.g. ``"mai22_official"``)
+    those weights are loaded; the model is returned in train mode either way.
     """
     entry = model_entry(name)
     options = inspect.signature(entry.factory).parameters
@@ -118,7 +118,7 @@ def create_model(name: str, pretrained: bool = False, **overrides) -> nn.Module:
     if pretrained:
         from isplab.models.weights import load_pretrained_into
 
-        load_pretrained_into(model, name, overrides)
+        load_pretrained_into(model, name if pretrained is True else f"{name}.{pretrained}", overrides)
     return model
 
 

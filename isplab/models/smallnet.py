@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from isplab.models.cards import register_shipped
 from isplab.models.ops import depth_to_space
 from isplab.models.registry import register_model
 
@@ -38,17 +39,15 @@ class SmallNet(nn.Module):
 
 @register_model("smallnet", recipe="smallnet")
 def smallnet(channels: int = 16) -> SmallNet:
-    """MAI 2021 winner (dh_isp): 3 convs, 16/16/12 channels, tanh/relu/relu, depth-to-space (4,652 params).
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 0.021 MB (21,828 B).
-    """
+    """MAI 2021 winner (dh_isp): 3 convs, 16/16/12 channels, tanh/relu/relu, depth-to-space (4,652 params)."""
     return SmallNet(channels)
 
 
 @register_model("mialgo_3conv", recipe="mialgo_3conv")
 def mialgo_3conv(channels: int = 12) -> SmallNet:
-    """MiAlgo MAI 2022 track 1: the 3-conv net narrowed to 12 channels (3,060 params, report 0.014 MB).
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 0.015 MB (15,608 B).
-    """
+    """MiAlgo MAI 2022 track 1: the 3-conv net narrowed to 12 channels (3,060 params, report 0.014 MB)."""
     return SmallNet(channels)
+
+
+register_shipped("smallnet")
+register_shipped("mialgo_3conv")

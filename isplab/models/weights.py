@@ -5,8 +5,11 @@ A checkpoint is a torch file holding a dict with ``model_name``, ``model_kwargs`
 and, for training runs, ``step``, ``optimizer``, ``scheduler``, ``rng``, ``config``. Weights-only
 checkpoints (``isplab import``, pretrained files) carry the first four.
 
-Weights are named by a *spec*: a checkpoint path, or ``pretrained:NAME`` for the weights shipped in the
-package (``isplab/weights/NAME.pt``, see ``list_models(pretrained=True)``).
+A weights-only checkpoint may also be a ``.safetensors`` file (tensors plus the rest as JSON metadata, no
+pickle): the shipped weights are, and ``isplab import`` / ``calibrate`` write one when asked for that suffix.
+
+Weights are named by a *spec*: a checkpoint path, or ``pretrained:MODEL[.TAG]`` for a weight card
+(:mod:`isplab.models.cards`: the weights shipped in the package, or imported into the user's cache).
 
 >>> resolve_weights("runs/a/checkpoints/best.pt").name
 'best.pt'
@@ -15,10 +18,10 @@ package (``isplab/weights/NAME.pt``, see ``list_models(pretrained=True)``).
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import re
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +31,23 @@ from torch import nn
 from isplab.atomic import write_atomic
 from isplab.camera.profile import ISPLAB_DOMAIN, RawDomain
 from isplab.errors import IsplabError, first_line, quote
-from isplab.integrity import verify_listed
+from isplab.models.cards import CARD_KEY, read_card, verify_shipped
 from isplab.models.registry import create_model, list_models
 
 PRETRAINED_PREFIX = "pretrained:"
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Save ``state`` atomically (a crash mid-write never leaves a truncated file).
+    """Save ``state`` atomically (a crash mid-write never leaves a truncated file); a ``.safetensors`` path
+    holds a weights-only checkpoint (:func:`save_safetensors`).
 
-    A model checkpoint without a ``raw_domain`` gets isplab's default (black 0, white 1020, neutral
-    unknown), so every checkpoint says which raw domain its model expects.
+    A model checkpoint without a ``raw_domain`` gets isplab's default, so every checkpoint says which raw
+    domain its model expects.
     """
     if "model_name" in state and "raw_domain" not in state:
         state = {**state, "raw_domain": ISPLAB_DOMAIN.to_dict()}
+    if Path(path).suffix == ".safetensors":
+        return save_safetensors(path, state)
     buffer = io.BytesIO()  # serialised first: a full disk then fails the write itself (an OSError naming the
     torch.save(state, buffer)  # file), not inside torch.save (a RuntimeError without it)
     return write_atomic(path, lambda f: f.write(buffer.getbuffer()))
@@ -98,9 +104,40 @@ def _check_fields(state: Any, path: Path) -> dict[str, Any]:
         problem = f"model_kwargs is {quote(state['model_kwargs'])}, not a mapping of option names"
     elif state.get("raw_domain") is not None and not isinstance(state["raw_domain"], dict):
         problem = f"raw_domain is {quote(state['raw_domain'])}, not a mapping"
+    elif "step" in state and (type(state["step"]) is not int or state["step"] < 0):
+        problem = f"step is {quote(state['step'])}, not a count of steps"
     if problem:
         raise IsplabError(f"{path}: damaged checkpoint: {problem}. Re-export or re-train it")
     return state
+
+
+def save_safetensors(path: str | Path, state: dict[str, Any]) -> Path:
+    """A weights-only checkpoint as safetensors: ``state['model']``'s tensors, every other field (model name
+    and arguments, raw domain, scores, provenance: plain JSON data) as the file's card metadata."""
+    from safetensors.torch import save
+
+    card = {k: v for k, v in state.items() if k != "model"}
+    try:
+        text = json.dumps(card, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise IsplabError(f"{path}: only weights-only checkpoints (model, plain metadata) can be safetensors "
+                          f"({exc}); save it as .pt") from None
+    data = save({k: v.contiguous() for k, v in state["model"].items()}, metadata={CARD_KEY: text})
+    return write_atomic(path, lambda f: f.write(data))
+
+
+def _load_safetensors(path: Path) -> dict[str, Any]:
+    from safetensors.torch import load
+
+    card = read_card(path)
+    try:
+        tensors = load(path.read_bytes())
+    except PermissionError:
+        raise IsplabError(f"{path}: cannot read this file (permission denied). Fix its permissions") from None
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise IsplabError(f"{path}: not a readable safetensors checkpoint ({exc.__class__.__name__}). "
+                          "Re-export or re-train it") from None
+    return {**card, "model": tensors}
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -111,8 +148,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise IsplabError(f"{path}: checkpoint not found. Pass the .pt file written by `isplab train` "
                           "(RUNDIR/checkpoints/last.pt or best.pt) or by `isplab import`, or pretrained:NAME "
                           f"({', '.join(list_models(pretrained=True)) or 'none shipped yet'})")
-    _verify_if_shipped(path)
-    state = _check_fields(load_data_only(path), path)
+    verify_shipped(path)
+    state = _load_safetensors(path) if path.suffix == ".safetensors" else load_data_only(path)
+    state = _check_fields(state, path)
     bad = next(_non_finite(state), None)
     if bad is not None:
         raise IsplabError(f"{path}: non-finite values (NaN/inf) in {bad}: the training run diverged. "
@@ -164,65 +202,53 @@ def load_weights(model: nn.Module, weights: dict[str, torch.Tensor], source: str
     return model
 
 
-# ---- pretrained weights shipped in the package ----------------------------------------------------------
-
-
-def _packaged(name: str) -> Path:
-    return _shipped_folder() / f"{name}.pt"
-
-
-def _shipped_folder() -> Path:
-    return Path(str(resources.files("isplab").joinpath("weights")))
-
-
-def _verify_if_shipped(path: Path) -> None:
-    """Shipped weights must match ``isplab/weights/SHA256SUMS`` (hashed once per file version)."""
-    if path.resolve().parent == _shipped_folder().resolve():
-        verify_listed(path, "reinstall isplab, or restore isplab/weights/ (`git checkout isplab/weights`); "
-                            "tools/pretrain.py rewrites the manifest with the weights")
+# ---- pretrained weights: the weight cards ---------------------------------------------------------------
 
 
 def has_pretrained(name: str) -> bool:
-    """Whether the package ships weights for registered model ``name``."""
-    return _packaged(name).is_file()
+    """Whether registered model ``name``'s default weight card has its file (shipped, or imported)."""
+    from isplab.models.cards import list_cards
+
+    return any(c.model == name and c.default and c.available() for c in list_cards())
 
 
 def pretrained_path(name: str) -> Path:
-    """The shipped weights file of model ``name``; an :class:`IsplabError` naming those that exist."""
-    from isplab.models.registry import model_entry
+    """The weights file of the card ``MODEL[.TAG]``; an :class:`IsplabError` saying how to get it."""
+    from isplab.models.cards import weight_card
 
-    model_entry(name)  # an unknown name says so, not "no weights"
-    path = _packaged(name)
-    if not path.is_file():
-        shipped = ", ".join(list_models(pretrained=True)) or "none yet"
-        raise IsplabError(f"no pretrained weights for {name!r} in this isplab (isplab/weights/{name}.pt). "
-                          f"Pretrained models (`list_models(pretrained=True)`): {shipped}")
-    return path
+    card = weight_card(name)
+    if card.available():
+        return card.path()
+    if card.importer:
+        raise IsplabError(f"weights {card.name!r} are not imported yet: `isplab import {card.importer} --from FILE "
+                          f"--as {card.name}` (FILE: {card.source}; licence: {card.licence})")
+    raise IsplabError(f"weights {card.name!r} are missing from this isplab ({card.path()}); reinstall it")
 
 
 def load_pretrained_into(model: nn.Module, name: str, overrides: dict[str, Any]) -> nn.Module:
-    """Load the shipped weights of ``name`` into ``model`` (built with ``overrides``, which must match the
-    weights' ``model_kwargs``)."""
+    """Load the weights of card ``name`` into ``model`` (built with ``overrides``, which must match the weights'
+    ``model_kwargs``)."""
     path = pretrained_path(name)
     state = load_checkpoint(path)
-    if state["model_name"] != name or dict(state.get("model_kwargs", {})) != dict(overrides):
+    if dict(state.get("model_kwargs", {})) != dict(overrides):
         raise IsplabError(f"{path}: pretrained weights are for {state['model_name']} with "
-                          f"{state.get('model_kwargs', {})}, not {name} with {overrides}; "
-                          "create the model without overrides")
-    return load_weights(model, state["model"], path, name)
+                          f"{state.get('model_kwargs', {})}, not {overrides}; create the model without overrides")
+    return load_weights(model, state["model"], path, state["model_name"])
 
 
 def best_pretrained() -> str:
-    """The shipped model with the highest PSNR on the embedded test photos (its stored ``scores``)."""
-    names = list_models(pretrained=True)
-    if not names:
+    """The shipped model with the highest PSNR on the embedded test photos (its card's ``scores``)."""
+    from isplab.models.cards import list_cards
+
+    shipped = [c for c in list_cards() if c.kind == "shipped" and c.default and c.available()]
+    if not shipped:
         raise IsplabError("this isplab ships no pretrained weights (isplab/weights/ is empty); pass --weights")
-    return max(names, key=lambda n: load_checkpoint(pretrained_path(n)).get("scores", {}).get("test", {})
-               .get("psnr", float("-inf")))
+    return max(shipped, key=lambda c: c.metadata().get("scores", {}).get("test", {})
+               .get("psnr", float("-inf"))).model
 
 
 def resolve_weights(spec: str | Path) -> Path:
-    """A weights spec -> its file: ``pretrained:NAME`` -> the shipped weights, anything else -> the path."""
+    """A weights spec -> its file: ``pretrained:MODEL[.TAG]`` -> the card's file, anything else -> the path."""
     text = str(spec)
     if text.startswith(PRETRAINED_PREFIX):
         return pretrained_path(text[len(PRETRAINED_PREFIX):])

@@ -9,14 +9,16 @@ one-line :class:`~isplab.errors.DataError`. Bayer packing itself lives in :mod:`
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from isplab.colorimetry import D50_XY, SRGB_TO_XYZ, XYZ_TO_SRGB, chromatic_adaptation, xy_to_xyz
 from isplab.errors import DataError, first_line
 from isplab.raw.bayer import CFA, MAI_WHITE_LEVEL, black_level_map, normalize_packed
+from isplab.raw.dng import DngColour, balanced_to_xyz, read_dng_colour, shot_colour
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -24,10 +26,8 @@ if TYPE_CHECKING:
 #: Pillow modes of a 16-bit single-channel PNG (``I`` appears for some writers' 16-bit greyscale).
 PIL_16BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
-#: Linear sRGB (D65) -> CIE XYZ.
-SRGB_TO_XYZ = np.array(
-    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
-)
+#: Bradford D50 -> D65: the DNG's XYZ (D50) into sRGB's own white (so a balanced white is exactly (1, 1, 1)).
+_D50_TO_D65 = chromatic_adaptation(xy_to_xyz(D50_XY), SRGB_TO_XYZ.sum(axis=1))
 
 
 @dataclass
@@ -36,8 +36,11 @@ class RawImage:
 
     ``mosaic`` is ``(H, W)`` (even sides) in sensor units; ``black_level`` a scalar or a per-photosite
     ``(H, W)`` map; colour metadata is optional: ``wb_gains`` the camera's as-shot ``(R, G, B)``
-    multipliers with green 1, ``xyz_to_cam`` the 3x3 XYZ -> camera RGB matrix, ``cam_to_srgb`` the 3x3
-    white-balanced camera RGB -> linear sRGB matrix.
+    multipliers with green 1 (``1 / neutral``), ``xyz_to_cam`` the 3x3 XYZ -> camera RGB matrix for the
+    shot's light, ``forward_matrix`` the file's own white-balanced camera RGB -> XYZ (D50) where it has
+    one (DNG ForwardMatrix, :mod:`isplab.raw.dng`), ``cam_to_srgb`` white-balanced camera RGB -> linear sRGB
+    (:func:`isplab.raw.dng.balanced_to_xyz`, ``mixed``), ``baseline_exposure`` the file's exposure
+    compensation in EV.
     """
 
     mosaic: np.ndarray
@@ -48,6 +51,8 @@ class RawImage:
     xyz_to_cam: np.ndarray | None = None
     cam_to_srgb: np.ndarray | None = None
     path: Path | None = None
+    forward_matrix: np.ndarray | None = None
+    baseline_exposure: float = 0.0
 
     def __post_init__(self) -> None:
         self.cfa = CFA.parse(self.cfa)
@@ -70,15 +75,10 @@ class RawImage:
         return normalize_packed(self.mosaic, self.cfa, self.black_level, self.white_level, clip=clip)
 
 
-def cam_to_srgb_from_xyz(xyz_to_cam: np.ndarray) -> np.ndarray:
-    """White-balanced camera RGB -> linear sRGB ``(3, 3)`` from an XYZ -> camera matrix.
-
-    Rows of sRGB -> camera are normalised to sum to 1 so that white stays white after white balance
-    (the convention of dcraw and of Brooks et al. 2019).
-    """
-    srgb_to_cam = np.asarray(xyz_to_cam, dtype=np.float64) @ SRGB_TO_XYZ
-    srgb_to_cam /= srgb_to_cam.sum(axis=1, keepdims=True)
-    return np.linalg.inv(srgb_to_cam)
+def cam_to_srgb(xyz_to_cam: np.ndarray, neutral: np.ndarray, forward_matrix: np.ndarray | None = None,
+                method: str = "mixed") -> np.ndarray:
+    """White-balanced camera RGB -> linear sRGB ``(3, 3)`` (:func:`isplab.raw.dng.balanced_to_xyz`, then D65)."""
+    return XYZ_TO_SRGB @ _D50_TO_D65 @ balanced_to_xyz(xyz_to_cam, neutral, forward_matrix, method)
 
 
 def _crop_even(array: np.ndarray) -> np.ndarray:
@@ -240,7 +240,6 @@ def read_camera_raw(path: str | Path) -> RawImage:
             white = float(raw.white_level)
             camera_wb = np.asarray(raw.camera_whitebalance, dtype=np.float64)
             rgb_xyz = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)
-            rgb_cam = np.asarray(raw.color_matrix, dtype=np.float64)
     except DataError:
         raise
     except (rawpy.LibRawError, OSError, ValueError) as exc:
@@ -261,15 +260,25 @@ def read_camera_raw(path: str | Path) -> RawImage:
         black_bgrg = tuple(float(black_per_channel[colours[dy, dx]]) for dy, dx in cfa.offsets)
         black = black_level_map(mosaic.shape, cfa, black_bgrg)
     rgb_idx = list(_colour_indices(color_desc))
-
     wb = camera_wb[rgb_idx]
-    wb_gains = wb / wb[1] if wb[1] > 0 and np.all(wb > 0) else None
-    xyz_to_cam = rgb_xyz[rgb_idx] if np.any(rgb_xyz[:3]) else None
-    if np.any(rgb_cam[:, :3]):
-        cam_to_srgb = rgb_cam[:, rgb_idx]  # LibRaw's rgb_cam: columns indexed by colour
-    else:
-        cam_to_srgb = cam_to_srgb_from_xyz(xyz_to_cam) if xyz_to_cam is not None else None
-    return RawImage(mosaic, cfa, black, white, wb_gains, xyz_to_cam, cam_to_srgb, path)
+    as_shot = 1.0 / (wb / wb[1]) if wb[1] > 0 and np.all(wb > 0) else None
+    colour = read_dng_colour(path) if path.suffix.lower() == ".dng" else None
+    if colour is None and np.any(rgb_xyz[:3]):  # LibRaw's table: one D65 calibration (Adobe's matrices)
+        colour = DngColour(colour_matrices=(rgb_xyz[rgb_idx],), illuminants=(21,), as_shot_neutral=as_shot)
+    return with_colour(RawImage(mosaic, cfa, black, white, path=path), colour)
+
+
+def with_colour(image: RawImage, colour: DngColour | None, neutral: np.ndarray | None = None) -> RawImage:
+    """``image`` with the colour metadata of ``colour`` for its shot (``neutral`` overrides the as-shot
+    one); ``colour`` ``None`` clears it."""
+    if colour is None:
+        return replace(image, wb_gains=None, xyz_to_cam=None, forward_matrix=None, cam_to_srgb=None,
+                       baseline_exposure=0.0)
+    shot = shot_colour(colour, neutral)
+    return replace(image, wb_gains=1.0 / shot.neutral, xyz_to_cam=shot.xyz_to_camera,
+                   forward_matrix=shot.forward_matrix,
+                   cam_to_srgb=cam_to_srgb(shot.xyz_to_camera, shot.neutral, shot.forward_matrix),
+                   baseline_exposure=shot.baseline_exposure)
 
 
 # ---- dispatch ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from isplab.config import check
+from isplab.data.photos import UNPAIRED_RAW_PHOTOS, UNPAIRED_TARGET_PHOTOS
 from isplab.losses import LossTerm
 from isplab.train.device import AMP_MODES, DEVICES
 
@@ -50,13 +51,16 @@ class StageConfig:
 class StreamConfig:
     """The embedded data's generator (:class:`isplab.data.SyntheticStream`); used when ``data.path`` is null.
 
-    ``camera`` is a :class:`isplab.data.CameraFamily` mapping (e.g. ``{red_gain: [1.8, 2.6]}``) or the path
-    of a camera YAML/JSON file; ``eval_cameras`` is how many cameras render each val/test photo.
+    ``camera`` is a camera family mapping (:class:`isplab.data.CameraFamily`, e.g. ``{red_gain: [1.8, 2.6]}``,
+    or ``{kind: spectral, ...}``: :class:`isplab.data.spectral.SpectralFamily`) or the path of a camera
+    YAML/JSON file; ``cards`` the share of colour cards among the training samples; ``eval_cameras`` how many
+    cameras render each val/test photo.
     """
 
     camera: dict[str, Any] | str | None = None
     scale: tuple[float, float] = (0.5, 1.0)
     recolour: float = 0.5
+    cards: float = 0.0
     saturation: tuple[float, float] = (0.7, 1.4)
     eval_cameras: int = 8
 
@@ -64,7 +68,24 @@ class StreamConfig:
         _range(self.scale, "scale", 1e-3, 1.0)
         _range(self.saturation, "saturation", 0.0, 10.0)
         check(0 <= self.recolour <= 1, f"recolour is a probability in [0, 1], got {self.recolour}")
+        check(0 <= self.cards <= 1, f"cards is a probability in [0, 1], got {self.cards}")
         check(self.eval_cameras >= 1, f"eval_cameras must be >= 1, got {self.eval_cameras}")
+
+
+@dataclass
+class UnpairedConfig:
+    """Unpaired data (objective ``unpaired``, :mod:`isplab.data.unpaired`): ``data.path`` holds the camera's
+    raws (any layout ``--data`` accepts, or a folder of camera raw files; null: the embedded stream), and
+    ``photos`` a folder of JPEG/PNG photos of other scenes (null: the embedded ``target_photos``).
+
+    ``raw_photos`` / ``target_photos``: the embedded training photos of each side (disjoint). ``val``: a
+    paired folder to score on, needed when ``data.path`` is a folder of raw files (no pairs to hold out).
+    """
+
+    photos: str | None = None
+    raw_photos: list[str] = field(default_factory=lambda: list(UNPAIRED_RAW_PHOTOS))
+    target_photos: list[str] = field(default_factory=lambda: list(UNPAIRED_TARGET_PHOTOS))
+    val: str | None = None
 
 
 @dataclass
@@ -79,7 +100,10 @@ class DataConfig:
     models that cannot take whole ones (quadratic self-attention). ``cache_gb`` bounds the decoded-pair
     cache of a folder. ``white_level``: the sensor code raw values are divided by (1020 for the MAI/Zurich
     data, 4095 for a 12-bit set). ``shots``: train on only the first N training pairs of a folder (numeric
-    order; few-shot adaptation, ``isplab adapt``); null = all of them.
+    order; few-shot adaptation, ``isplab adapt``); null = all of them. ``camera``: a camera profile (YAML,
+    ``isplab profile``) describing the raws' colour space and levels, for data that carries none (a synthetic
+    folder's ``camera.json`` and the embedded stream carry their own); it is recorded in every checkpoint.
+    ``unpaired``: raws and RGB photos of different scenes (:class:`UnpairedConfig`) instead of pairs.
     """
 
     path: str | None = None
@@ -93,7 +117,9 @@ class DataConfig:
     white_level: float = 1020.0
     num_workers: int = 0
     shots: int | None = None
+    camera: str | None = None
     stream: StreamConfig = field(default_factory=StreamConfig)
+    unpaired: UnpairedConfig | None = None
 
     def __post_init__(self) -> None:
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
@@ -215,3 +241,17 @@ class TrainConfig:
         steps[-1] = max(1, total - sum(steps[:-1]))
         stages = [replace(s, steps=n) for s, n in zip(self.stages, steps, strict=True)]
         return replace(self, stages=stages)
+
+
+def training_mode(config: dict[str, Any]) -> str:
+    """How a run was trained, from its saved config (a checkpoint's ``config``): ``paired``, ``unpaired``, or
+    ``semi-supervised (N pairs + unpaired)`` (shown by ``isplab eval`` and the challenge leaderboard)."""
+    try:
+        objectives = [stage.get("objective") or {} for stage in config.get("stages") or []]
+        unpaired = [o.get("kwargs") or {} for o in objectives if o.get("name") == "unpaired"]
+        pairs = max((int(kw.get("pairs") or 0) for kw in unpaired), default=0)
+    except (AttributeError, TypeError, ValueError, OverflowError):  # a hand-made checkpoint's config
+        return "unknown"
+    if not unpaired:
+        return "paired"
+    return f"semi-supervised ({pairs} pairs + unpaired)" if pairs else "unpaired"

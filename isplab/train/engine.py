@@ -42,7 +42,7 @@ from isplab.locks import folder_lock
 from isplab.models import create_model
 from isplab.models.weights import init_from, load_checkpoint, load_weights, save_checkpoint
 from isplab.train.config import TrainConfig
-from isplab.train.data import BatchSource, build_run_data
+from isplab.train.data import BatchSource, build_run_data, run_domain
 from isplab.train.device import HostToDevice, MixedPrecision, resolve_device
 from isplab.train.ema import WeightEMA
 from isplab.train.guards import check_step, check_weights, collapse_warning, constant_image_psnr
@@ -108,6 +108,15 @@ def _init_distributed(device: str = "auto") -> _Dist:
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if target.type == "cuda" else "gloo")
     return _Dist(dist.get_rank(), dist.get_world_size(), target)
+
+
+def _param_groups(model: nn.Module, objectives: nn.ModuleList) -> list[dict[str, Any]]:
+    """The model's and the objectives' parameters in one group (the base settings), then each objective's
+    own groups (:meth:`~isplab.train.objectives.base.Objective.param_groups`, e.g. a discriminator's LR)."""
+    own = [group for objective in objectives for group in objective.param_groups()]
+    taken = {id(p) for group in own for p in group["params"]}
+    base = [p for p in (*model.parameters(), *objectives.parameters()) if id(p) not in taken]
+    return [{"params": base}, *own]
 
 
 def _average_gradients(params: list[nn.Parameter], world: int) -> None:
@@ -232,14 +241,15 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, stop_after: int | None
     if cfg.init and not resume:
         init_from(model, cfg.init, cfg.model)
     data = build_run_data(cfg.data, cfg.seed)
+    domain = run_domain(cfg.data)
     objectives = nn.ModuleList(
         create_objective(s.objective.name, cfg=cfg, model=model, stage=s, rank=ddp.rank, world=ddp.world,
                          **s.objective.kwargs) for s in cfg.stages
     ).to(ddp.device)
     params = [*model.parameters(), *objectives.parameters()]
     # The fused kernel: one pass over all parameters per step (CPU and CUDA).
-    optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, betas=cfg.optim.betas, eps=cfg.optim.eps,
-                                 weight_decay=cfg.optim.weight_decay, fused=True)
+    optimizer = torch.optim.Adam(_param_groups(model, objectives), lr=cfg.optim.lr, betas=cfg.optim.betas,
+                                 eps=cfg.optim.eps, weight_decay=cfg.optim.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(cfg, s))
     ema = WeightEMA(model, cfg.ema.decay)
     step, best, train_s0 = 0, -math.inf, 0.0
@@ -278,11 +288,13 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, stop_after: int | None
         if not ddp.main:
             return
         check_weights(model, step, run_dir)
+        check_weights(objectives, step, run_dir)  # a discriminator or head diverges too
         state = {"model_name": cfg.model, "model_kwargs": cfg.model_kwargs, "model": ema.weights(model),
                  "objectives": objectives.state_dict(), "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict(),
                  "rng": torch.get_rng_state(), "step": step, "best_psnr": best, "config": to_dict(cfg),
-                 "metrics": metrics or {}, "train_s": train_seconds(), "amp_scaler": amp.state_dict()}
+                 "metrics": metrics or {}, "train_s": train_seconds(), "amp_scaler": amp.state_dict(),
+                 "raw_domain": domain.to_dict()}
         if ddp.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(ddp.device)
         if ema.enabled:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from isplab.camera.profile import (
@@ -13,14 +15,22 @@ from isplab.camera.profile import (
     RawDomain,
     neutral_from_rgb,
     normalise_neutral,
+    rgb_of,
 )
+from isplab.colorimetry import D65_XY, xy_to_xyz
+from isplab.data.camera import CameraFamily
 from isplab.errors import IsplabError
 from isplab.raw.bayer import MAI_WHITE_LEVEL
 
 
-def test_isplab_default_domain() -> None:
+def test_isplab_default_domain_is_the_canonical_camera() -> None:
     assert ISPLAB_DOMAIN.black == (0.0,) * 4 and ISPLAB_DOMAIN.white == (float(MAI_WHITE_LEVEL),) * 4
-    assert ISPLAB_DOMAIN.neutral is None and ISPLAB_DOMAIN.order == CANONICAL_ORDER
+    assert ISPLAB_DOMAIN.order == CANONICAL_ORDER
+    # The default camera family's mean white balance, and Brooks et al.'s first matrix taking D65 to it.
+    assert ISPLAB_DOMAIN.neutral == pytest.approx((1 / 1.7, 1.0, 1 / 2.15, 1.0))
+    white = np.asarray(ISPLAB_DOMAIN.colour_matrix) @ xy_to_xyz(D65_XY)
+    np.testing.assert_allclose(white / white[1], rgb_of(ISPLAB_DOMAIN.neutral), atol=3e-4)
+    assert replace(ISPLAB_DOMAIN, camera="") == replace(CameraFamily().colour_space(), camera="")
     assert ULTRAISP_MAI_DOMAIN.effective_black == (62.0, 60.0, 58.0, 61.0) and ULTRAISP_MAI_DOMAIN.black == (0.0,) * 4
 
 

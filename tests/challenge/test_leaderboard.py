@@ -221,3 +221,16 @@ def test_names_from_result_files_are_never_html(tmp_path):
     assert "- &lt;script>y&lt;/script>: `'<i>'`" in md  # an error stays in a code span it cannot close
     page = board.to_html()
     assert "<img src=x" not in page and "<script>y" not in page
+
+
+def test_accelerator_verdicts_become_columns_when_results_carry_them():
+    accel = {"HTP compiled": "367/367 ops, 1 partition", "HTP parity": "fp16 70.3 dB", "GPU": "fully accelerated",
+             "GPU parity": "fp16 66.0 dB, fp32 140.0 dB"}
+    plain = Leaderboard([ModelResult("smallnet", psnr=23.0, cpu_runtime_ms=10.0)])
+    assert "HTP parity" not in plain.columns
+    board = Leaderboard([ModelResult("microisp", psnr=23.0, cpu_runtime_ms=10.0, extra={"accel": accel}),
+                         ModelResult("smallnet", psnr=23.0, cpu_runtime_ms=10.0)])
+    md = board.to_markdown()
+    assert "HTP SM8450 compiled | HTP parity | GPU runtime | GPU parity |" in md
+    assert "| 367/367 ops, 1 partition | fp16 70.3 dB | fully accelerated | fp16 66.0 dB, fp32 140.0 dB |" in md
+    assert md.count("| — | — | — | — |") >= 1  # a row without verdicts says so, not blank

@@ -10,7 +10,7 @@ from isplab.runtime.tflite_metadata import RAW_DOMAIN, read_metadata
 
 
 @pytest.fixture(scope="module")
-def challenge_out(tmp_path_factory):
+def challenge_out(tmp_path_factory, toolchains_if_set_up):
     root = tmp_path_factory.mktemp("challenge")
     out = root / "out"
     args = ["challenge", "--out", str(out), "--budget", "tiny", "--models", "mialgo_3conv,microisp", "--no-progress"]
@@ -38,6 +38,21 @@ def test_writes_leaderboard_and_results(challenge_out):
     assert "Test PSNR / SSIM" in md
     html = (out / "leaderboard.html").read_text()
     assert "data:image/png;base64," in html
+
+
+def test_accelerator_columns_when_toolchains_are_set_up(challenge_out, toolchains_if_set_up):
+    out, _ = challenge_out
+    results = {r["model"]: r for r in json.loads((out / "results.json").read_text())}
+    md = (out / "leaderboard.md").read_text()
+    if toolchains_if_set_up is None:  # never under CI=true: there the fixture sets them up
+        assert "HTP parity" not in md and "accel" not in results["microisp"]["extra"]
+        return
+    for name in ("mialgo_3conv", "microisp"):
+        cells = results[name]["extra"]["accel"]
+        assert cells["HTP compiled"].endswith("1 partition") and "FAIL" not in cells["HTP parity"]
+        assert cells["GPU"] == "fully accelerated" and cells["GPU parity"].startswith("fp16")
+        assert "HTP SM8450: fully compiled" in (out / "models" / name / "accel.txt").read_text()
+    assert "HTP SM8450 compiled" in md and "GPU runtime" in md
 
 
 def test_rerun_skips_finished_models(challenge_out, capsys):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
+import zlib
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ import torch
 from isplab.cli import main
 from isplab.data import pack as pack_module
 from isplab.data import synthesize_dataset
+from isplab.data.datasets import PairedRawDataset
 from isplab.data.pack import pack_dataset
 from isplab.data.sources import FolderStream
 from isplab.data.splits import folder_eval_set, folder_splits
@@ -261,3 +264,201 @@ def test_shards_are_verified_once_per_file_version(tmp_path, synth, monkeypatch)
     monkeypatch.setattr("isplab.integrity._VERIFIED", set())  # a new process: the cache still knows them
     folder_splits(store).train.load_codes(1)
     assert len(calls) == first
+
+
+def test_cli_pack_honours_shard_pairs_and_workers(tmp_path, synth, monkeypatch, capsys):
+    folder, reference = synth
+    pools = []
+    real_pool = pack_module.ThreadPoolExecutor
+
+    def pool(workers):
+        pools.append(workers)
+        return real_pool(workers)
+
+    monkeypatch.setattr(pack_module, "ThreadPoolExecutor", pool)
+    out = tmp_path / "cli.store"
+    assert main(["data", "pack", str(folder), "--out", str(out), "--shard-pairs", "2", "--workers", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert pools == [3] and f"packed 13 pairs of {folder} into {out}" in printed and f"--data {out}" in printed
+    index = json.loads((out / "index.json").read_text())
+    assert index["shard_pairs"] == 2
+    assert [s["count"] for s in index["splits"]["train"]["shards"]] == [2, 2, 2, 2]  # 8 train pairs
+    assert [s["count"] for s in index["splits"]["val"]["shards"]] == [2, 1]
+    assert sorted(p.name for p in (out / "shards").glob("test-*")) == ["test-00000.raw.npy", "test-00000.rgb.npy"]
+    for split in ("train", "val", "test"):  # the same pairs as the 3-pair store of the same folder
+        a, b = StoredPairs(out, split), StoredPairs(reference, split)
+        assert len(a) == len(b)
+        for i in range(len(a)):
+            torch.testing.assert_close(a[i], b[i], rtol=0, atol=0)
+    assert main(["data", "pack", str(folder), "--out", str(out), "--shard-pairs", "3"]) == 2  # other shards, no
+    err = capsys.readouterr().err.strip()  # --overwrite: one-line error
+    assert len(err.splitlines()) == 1 and "--overwrite" in err
+    assert main(["data", "pack", str(folder), "--out", str(tmp_path / "bad"), "--shard-pairs", "0"]) == 2
+    assert "shard_pairs 0 must be >= 1" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_zurich_layout_store(tmp_path, make_pairs):
+    """Zurich RAW-to-RGB (huawei_raw/ + canon/*.jpg): packed and read like its folder, JPEG targets included."""
+    folder = make_pairs(tmp_path / "zurich", 3, layout="zurich", size=16)
+    store = pack_dataset(folder, tmp_path / "z.store", shard_pairs=2, progress=False)
+    index = json.loads((store / "index.json").read_text())
+    entry = index["splits"][""]
+    assert entry["layout"] == "zurich" and entry["target_suffix"] == ".jpg" and entry["size"] == [16, 16]
+    pairs, source = StoredPairs(store), PairedRawDataset(folder)
+    assert pairs.layout.name == "zurich" and len(pairs) == 3
+    assert pairs.files(1) == (folder / "huawei_raw" / "1.png", folder / "canon" / "1.jpg")
+    for i in range(3):
+        torch.testing.assert_close(pairs[i], source[i], rtol=0, atol=0)
+    assert entry["max_code"] == max(int(source.load_codes(i)[0].max()) for i in range(3))
+    assert check_store(store)[0].layout.name == "zurich"
+
+
+def test_other_store_format_versions_are_refused(tmp_path, synth):
+    _, store = synth
+    copy = tmp_path / "st"
+    shutil.copytree(store, copy)
+    index = json.loads((copy / "index.json").read_text())
+    (copy / "index.json").write_text(json.dumps({**index, "format": "isplab-store/2"}))
+    with pytest.raises(DataError, match=r"index\.json.*store format 'isplab-store/2'; this isplab reads "
+                                        r"isplab-store/1.*--overwrite"):
+        StoredPairs(copy)
+    with pytest.raises(DataError, match="store format 'isplab-store/2'"):
+        folder_splits(copy)
+    (copy / "index.json").write_text(json.dumps({**index, "format": "something-else/1"}))
+    with pytest.raises(DataError, match="not a packed store"):
+        StoredPairs(copy)
+
+
+@pytest.mark.parametrize("damage", ["shape", "dtype", "garbage"])
+def test_shards_of_the_wrong_shape_or_dtype_are_refused(tmp_path, synth, damage):
+    _, store = synth
+    copy = shutil.copytree(store, tmp_path / "st")
+    shard = copy / "shards" / "train-00000.raw.npy"
+    good = np.load(shard)
+    bad = {"shape": good[:2], "dtype": good.astype(np.int32)}.get(damage)
+    if bad is None:
+        shard.write_bytes(b"not a numpy file at all")
+    else:
+        np.save(shard, bad)
+    pairs = StoredPairs(copy)
+    message = {"shape": r"holds uint16 \(2, 4, 16, 16\), the index says uint16 \(3, 4, 16, 16\)",
+               "dtype": r"holds int32 \(3, 4, 16, 16\), the index says uint16 \(3, 4, 16, 16\)",
+               "garbage": "cannot map shard"}[damage]
+    with pytest.raises(DataError, match=rf"train-00000\.raw\.npy: .*{message}.*re-pack"):
+        pairs.load_codes(0)
+    with pytest.raises(DataError, match=message):
+        check_store(copy)
+
+
+def test_store_errors_name_the_store_the_problem_and_the_fix(tmp_path, synth):
+    folder, store = synth
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match=rf"^{empty}: is not a packed store \(no index\.json\)\. run `isplab data pack "
+                                        r"DIR --out STORE`$"):
+        StoredPairs(empty)
+    (empty / "index.json").write_text(json.dumps([1, 2]))  # JSON, but not an index
+    assert not is_store(empty)
+    (empty / "index.json").write_text(json.dumps({"splits": {}}))  # no format at all
+    assert not is_store(empty)
+    with pytest.raises(DataError, match=rf"^{store}: no split 'tset'; splits found: test, train, val\. pick one of "
+                                        "those splits, or omit the split for a store of a flat folder$"):
+        StoredPairs(store, "tset")
+    test_only = pack_dataset(folder / "test", tmp_path / "t.store", progress=False)
+    with pytest.raises(DataError, match=r"no split 'train'; splits found: none \(packed from a single split\)"):
+        StoredPairs(test_only, "train")
+    val_test = tmp_path / "vt"
+    for split in ("val", "test"):
+        shutil.copytree(folder / split, val_test / split)
+    vt_store = pack_dataset(val_test, tmp_path / "vt.store", progress=False)
+    with pytest.raises(DataError, match=rf"^{tmp_path / 'vt.store'}: holds splits test, val but no train\. pick a "
+                                        r"split \(e\.g\. --split test\), or pack a folder with a train/ split$"):
+        StoredPairs(vt_store)
+    assert len(StoredPairs(vt_store, "val")) == 3
+    for size in (16, (32, 16)):
+        with pytest.raises(DataError, match=rf"^{store}: split train holds 32x32 pairs, not "
+                                            rf"{size if isinstance(size, int) else 32}x16\. drop the size option"):
+            StoredPairs(store, "train", size=size)
+    assert StoredPairs(store, "train", size=32).size == StoredPairs(store, "train", size=(32, 32)).size == (32, 32)
+    with pytest.raises(ValueError, match=r"indices \[8, 9\] out of range for 8 pairs"):
+        StoredPairs(store, "train", indices=[0, 7, 8, 9])
+    with pytest.raises(ValueError, match=r"indices \[8, 9, 10, 11, 12\] out of range"):  # the first five named
+        StoredPairs(store, "train", indices=list(range(14)))
+    with pytest.raises(ValueError, match=r"indices \[-1\] out of range"):
+        StoredPairs(store, "train", indices=[-1])
+
+
+def test_store_pairs_know_their_split_files_and_options(synth):
+    from isplab.data.store import open_pairs
+
+    folder, store = synth
+    pairs = StoredPairs(store)  # no split: the train split
+    assert pairs.split == "train" and pairs.folder == store / "train" and pairs.target_suffix == ".png"
+    assert pairs.files(2) == (folder / "train" / "mediatek_raw" / "2.png", folder / "train" / "fujifilm" / "2.png")
+    codes, rgb = pairs.load_codes(4)
+    assert not codes.flags.writeable and not rgb.flags.writeable  # views of the read-only map, not copies
+    picked = open_pairs(store, "val", indices=[2, 0], size=32, white_level=255)
+    assert isinstance(picked, StoredPairs) and picked.positions == [2, 0] and picked.white_level == 255
+    torch.testing.assert_close(picked[0][0], StoredPairs(store, "val")[2][0] * (1020 / 255), rtol=1e-6, atol=0)
+    with pytest.raises(DataError, match="holds 32x32 pairs, not 16x16"):
+        open_pairs(store, "val", size=16)
+
+
+def test_store_checks_report_what_they_found(tmp_path, synth, make_pairs):
+    from isplab.data.store import shard_crc
+
+    folder, store = synth
+    index = json.loads((store / "index.json").read_text())
+    (summary,) = check_store(store, split="val")
+    assert (summary.root, summary.split, summary.count, summary.size, summary.layout.name, summary.warning) == (
+        store, "val", 3, (32, 32), "ultraisp", None)
+    assert summary.max_code == index["splits"]["val"]["max_code"] > 0
+    with pytest.raises(DataError, match="holds 32x32 pairs, not 16x16"):
+        check_store(store, split="val", size=16)
+    loud = pack_dataset(make_pairs(tmp_path / "d", 2, size=16), tmp_path / "loud", progress=False)
+    (summary,) = check_store(loud)
+    assert summary.warning is None  # 1023 is within 10 bits
+    warned = StoredPairs(loud, white_level=255).validate()
+    assert warned.warning.startswith(f"{loud}: sensor codes reach 1023, beyond the white level 255")
+    # checksums: zlib's CRC-32 of the bytes, also across its 64 MB pieces
+    small = np.arange(1000, dtype=np.uint16).reshape(10, 100)
+    assert shard_crc(small) == zlib.crc32(small.tobytes())
+    big = np.random.default_rng(0).integers(0, 255, (3, 25 << 20), dtype=np.uint8)  # 75 MB: two pieces
+    assert shard_crc(big) == zlib.crc32(big.tobytes())
+
+
+def test_damaged_and_unfinished_stores_name_the_fix(tmp_path, synth):
+    folder, _ = synth
+    store = pack_dataset(folder, tmp_path / "st", progress=False)
+    shard = store / "shards" / "val-00000.rgb.npy"
+    data = bytearray(shard.read_bytes())
+    data[-1] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    for deep in (False, True):  # every shard is verified when first mapped (once per file version)
+        with pytest.raises(DataError, match=rf"^{shard}: contents do not match the recorded checksum \(the file is "
+                                            r"damaged or was changed\)\. run `isplab data pack DIR --out STORE "
+                                            r"--overwrite` to re-pack the damaged store$"):
+            StoredPairs(store, "val").validate(deep=deep)
+    shard.unlink()
+    with pytest.raises(DataError, match=rf"^{shard}: shard of the store is missing\. re-pack the dataset "
+                                        r"\(`isplab data pack DIR --out STORE --overwrite`\)$"):
+        StoredPairs(store, "val").load_codes(0)
+    np.save(shard, np.zeros((3, 3, 32, 32), np.uint16))
+    with pytest.raises(DataError, match=r"the index says uint8 \(3, 3, 32, 32\)\. the store is damaged: re-pack it "
+                                        "with --overwrite$"):
+        StoredPairs(store, "val").load_codes(0)
+    shard.write_bytes(b"garbage")
+    with pytest.raises(DataError, match=r"cannot map shard \(.*\)\. the store is damaged: re-pack it with "
+                                        "--overwrite$"):
+        StoredPairs(store, "val").load_codes(0)
+    index = json.loads((store / "index.json").read_text())
+    (store / "index.json").write_text(json.dumps({**index, "format": "isplab-store/9"}))
+    with pytest.raises(DataError, match=r"re-pack the dataset folder with this isplab \(`isplab data pack DIR --out "
+                                        r"STORE --overwrite`\)$"):
+        StoredPairs(store)
+    partial = tmp_path / "unfinished"
+    partial.mkdir()
+    (partial / "plan.json").write_text("{}")
+    with pytest.raises(DataError, match=rf"^{partial}: is an unfinished pack \(no index\.json\)\. re-run the same "
+                                        r"`isplab data pack` command to finish it \(it resumes\)$"):
+        folder_splits(partial)

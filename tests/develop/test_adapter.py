@@ -127,3 +127,74 @@ def test_neutral_values_on_the_command_line(tmp_path, mosaic, write_png16, capsy
     assert "4 values B,G,R,G" in capsys.readouterr().err
     with pytest.raises(IsplabError, match="needs 4 positive finite values"):
         check_settings(DevelopSettings(neutral=(0.5, -1.0, 0.6, 1.0)))
+
+
+# ---- colour spaces, profiles and automatic exposure ------------------------------------------------------
+
+CM = np.array([[0.95, -0.2, -0.12], [-0.42, 1.25, 0.12], [-0.06, 0.22, 0.62]])  # XYZ -> camera, D65 light
+
+
+def test_a_dng_lands_in_the_model_s_colour_space(tmp_path, write_dng):
+    """End to end from a DNG file: a tile-constant scene seen by camera CM, adapted into white-balanced linear
+    sRGB, is that scene's linear sRGB (the file's matrix and as-shot neutral through XYZ)."""
+    from isplab.camera.adapt import adapt_frame
+    from isplab.camera.profile import LINEAR_SRGB_DOMAIN
+    from isplab.colorimetry import D65_XY, SRGB_TO_XYZ, XYZ_TO_SRGB, xy_to_xyz
+    from isplab.raw.bayer import CFA
+
+    d65 = xy_to_xyz(D65_XY)
+    cm = CM / (CM @ d65).max()
+    xyz = np.einsum("oc,chw->ohw", SRGB_TO_XYZ, np.random.default_rng(0).uniform(0.1, 0.6, (3, 16, 16)))
+    camera = np.einsum("oc,chw->ohw", cm, xyz).repeat(2, 1).repeat(2, 2)  # (3, 32, 32), constant per 2x2 tile
+    mosaic = camera[1].copy()
+    mosaic[0::2, 0::2], mosaic[1::2, 1::2] = camera[0, 0::2, 0::2], camera[2, 1::2, 1::2]
+    white, black = 4095, 256
+    neutral = cm @ d65
+    path = write_dng(tmp_path / "a.dng", np.round(black + mosaic * (white - black)), CFA.RGGB, black=(black,) * 4,
+                     white=white, xyz_to_cam=cm, as_shot_neutral=tuple(neutral / neutral[1]))
+    x, record = adapt_frame(read_raw(path), LINEAR_SRGB_DOMAIN, exposure=1.0)
+    expected = np.einsum("oc,chw->ohw", XYZ_TO_SRGB, xyz) * neutral[1]  # green-preserving: the frame's exposure
+    np.testing.assert_allclose(x[2], expected[0], atol=2e-3)  # R
+    np.testing.assert_allclose(x[1], expected[1], atol=2e-3)  # G_r
+    np.testing.assert_allclose(x[0], expected[2], atol=2e-3)  # B
+    assert record.colour_method == "mixed" and record.notes == ()
+
+
+def test_camera_profile_gives_mosaics_a_colour_space(tmp_path, smallnet, mosaic, write_png16):
+    import yaml
+
+    src = write_png16(tmp_path / "in.png", mosaic())
+    profile = tmp_path / "camera.yml"
+    profile.write_text(yaml.safe_dump({"black": 0, "white": 1020, "neutral": [0.6, 1, 0.45, 1],
+                                       "colour_matrix": CM.tolist()}))
+    runner = TorchRunner(smallnet, "smallnet (test)", ISPLAB_DOMAIN)
+    out = tmp_path / "out"
+    assert main(["develop", str(src), "--weights", "classic", "--out", str(out), "--quiet"]) == 0  # CLI wiring
+    from isplab.camera.profile import load_profile
+
+    plain = develop_file(src, runner, out, DevelopSettings())
+    with Image.open(plain) as im:
+        without = json.loads(im.text["isplab.adapter"])
+    described = develop_file(src, runner, tmp_path / "out2", DevelopSettings(camera=load_profile(profile)))
+    with Image.open(described) as im:
+        with_profile = json.loads(im.text["isplab.adapter"])
+    assert without["matrix"] is None and any("colour space unknown for the frame" in n for n in without["notes"])
+    assert with_profile["matrix"] is not None and with_profile["source"]["colour_matrix"] == CM.tolist()
+    with pytest.raises(IsplabError, match="camera profile not found"):
+        load_profile(tmp_path / "missing.yml")
+
+
+def test_auto_exposure_brings_any_exposure_to_the_model_s_level(tmp_path, smallnet, write_png16):
+    rng = np.random.default_rng(3)
+    scene = rng.uniform(0.05, 1.0, (64, 80))
+    runner = TorchRunner(smallnet, "smallnet (test)", ISPLAB_DOMAIN)
+    inputs = []
+    for name, level in (("dim", 0.45), ("bright", 0.9)):
+        frame = read_raw(write_png16(tmp_path / f"{name}.png", np.round(scene * level * 1020)))
+        packed, info = model_input(frame, runner, DevelopSettings(neutral="grey-world"))
+        inputs.append(packed)
+        assert info["exposure"] == pytest.approx(ISPLAB_DOMAIN.auto_exposure / np.percentile(
+            packed.max(axis=0)[::4, ::4] / info["exposure"], 99), rel=1e-3)
+    np.testing.assert_allclose(inputs[0], inputs[1], atol=5e-3)  # the same picture, whatever the exposure
+    fixed = model_input(frame, runner, DevelopSettings(neutral="grey-world", exposure=1.0))[0]
+    assert not np.allclose(fixed, inputs[1], atol=5e-3)

@@ -7,6 +7,7 @@ import torch
 
 from isplab.errors import IsplabError
 from isplab.models import weights
+from isplab.models.cards import WeightCard
 from isplab.models.registry import create_model, list_models, model_entry
 from isplab.models.weights import model_checkpoint, save_checkpoint
 from isplab.train.recipes import list_recipes
@@ -39,24 +40,29 @@ def test_constraints_live_in_the_entry_and_are_checked_on_forward() -> None:
         create_model("microisp")(torch.rand(1, 4, 64, 80))
 
 
-def test_pretrained_absent_names_list_models_pretrained(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(weights, "_packaged", lambda name: tmp_path / f"{name}.pt")
+def test_pretrained_absent_names_how_to_get_it(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(WeightCard, "path", lambda card: tmp_path / f"{card.name}.safetensors")
     assert list_models(pretrained=True) == []
-    with pytest.raises(IsplabError, match=r"no pretrained weights for 'smallnet'.*list_models\(pretrained=True\)"):
+    with pytest.raises(IsplabError, match=r"'smallnet.embedded' are missing from this isplab"):
         create_model("smallnet", pretrained=True)
+    with pytest.raises(IsplabError, match=r"not imported yet: `isplab import microisp --from FILE --as "
+                                          r"microisp.mai22_official`"):
+        create_model("microisp", pretrained="mai22_official")
 
 
-def test_pretrained_loads_the_packaged_file(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(weights, "_packaged", lambda name: tmp_path / f"{name}.pt")
+def test_pretrained_loads_the_card_s_file(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(WeightCard, "path", lambda card: tmp_path / f"{card.name}.safetensors")
     torch.manual_seed(3)
     source = create_model("mialgo_3conv")
-    save_checkpoint(tmp_path / "mialgo_3conv.pt", model_checkpoint("mialgo_3conv", {}, source))
+    save_checkpoint(tmp_path / "mialgo_3conv.embedded.safetensors", model_checkpoint("mialgo_3conv", {}, source))
     assert list_models(pretrained=True) == ["mialgo_3conv"]
     loaded = create_model("mialgo_3conv", pretrained=True)
     expected = source.state_dict()
     assert all(torch.equal(v, expected[k]) for k, v in loaded.state_dict().items())
     with pytest.raises(IsplabError, match="create the model without overrides"):
         create_model("mialgo_3conv", pretrained=True, channels=8)
-    assert weights.resolve_weights("pretrained:mialgo_3conv") == tmp_path / "mialgo_3conv.pt"
+    path = tmp_path / "mialgo_3conv.embedded.safetensors"
+    assert weights.resolve_weights("pretrained:mialgo_3conv") == path
+    assert weights.resolve_weights("pretrained:mialgo_3conv.embedded") == path
     model, state = weights.load_model_from_checkpoint("pretrained:mialgo_3conv")
     assert state["model_name"] == "mialgo_3conv" and not model.training

@@ -10,7 +10,7 @@ from isplab.errors import DataError
 from isplab.raw.bayer import CFA, normalize, pack
 from isplab.raw.readers import (
     RawImage,
-    cam_to_srgb_from_xyz,
+    cam_to_srgb,
     read_camera_raw,
     read_headerless_raw,
     read_png_mosaic,
@@ -151,7 +151,9 @@ def test_dng_metadata_comes_from_the_file(tmp_path, rng, cfa, write_dng):
     np.testing.assert_array_equal(image.black_level, expected_black)
     assert image.white_level == 1000
     np.testing.assert_allclose(image.wb_gains, [2.0, 1.0, 1 / 0.6], rtol=1e-5)  # 1 / AsShotNeutral
-    np.testing.assert_allclose(image.cam_to_srgb, cam_to_srgb_from_xyz(XYZ_TO_CAM), atol=1e-5)
+    np.testing.assert_allclose(image.xyz_to_cam, XYZ_TO_CAM, atol=1e-4)  # the file's ColorMatrix1 (one light)
+    np.testing.assert_allclose(image.cam_to_srgb, cam_to_srgb(XYZ_TO_CAM, np.array([0.5, 1.0, 0.6])), atol=1e-4)
+    np.testing.assert_allclose(image.cam_to_srgb @ np.ones(3), np.ones(3), atol=1e-9)  # balanced white -> white
     packed = image.packed()
     assert packed.shape == (4, 16, 23) and packed.min() >= 0 and packed.max() <= 1
     np.testing.assert_array_equal(packed, pack(normalize(mosaic[:32, :46], expected_black, 1000, clip=False), cfa))
@@ -211,7 +213,7 @@ def test_camera_raw_metadata_mapping_with_fake_rawpy(tmp_path, monkeypatch):
     assert image.white_level == 4095
     np.testing.assert_allclose(image.wb_gains, [2.5 / 1.0, 1.0, 1.5 / 1.0])
     np.testing.assert_allclose(image.xyz_to_cam, XYZ_TO_CAM)  # reordered to R, G, B rows
-    np.testing.assert_allclose(image.cam_to_srgb, cam_to_srgb_from_xyz(XYZ_TO_CAM))
+    np.testing.assert_allclose(image.cam_to_srgb, cam_to_srgb(XYZ_TO_CAM, 1 / image.wb_gains))
 
 
 def test_non_bayer_colour_order_is_a_data_error(tmp_path, monkeypatch):
@@ -232,8 +234,10 @@ def test_non_flat_raw_is_a_data_error(tmp_path, monkeypatch):
         read_camera_raw(tmp_path / "linear.dng")
 
 
-def test_cam_to_srgb_keeps_white_white():
-    np.testing.assert_allclose(cam_to_srgb_from_xyz(XYZ_TO_CAM) @ np.ones(3), np.ones(3), atol=1e-9)
+@pytest.mark.parametrize("method", ["mixed", "dng", "camera"])
+def test_cam_to_srgb_keeps_white_white(method):
+    neutral = np.array([0.45, 1.0, 0.7])
+    np.testing.assert_allclose(cam_to_srgb(XYZ_TO_CAM, neutral, method=method) @ np.ones(3), np.ones(3), atol=1e-9)
 
 
 # ---- the real frames in ../shared -------------------------------------------------------------------

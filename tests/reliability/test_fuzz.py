@@ -1,4 +1,5 @@
-"""Fuzzing: mutated DNG, PNG mosaic, ``.tflite`` and checkpoint files through ``isplab develop`` / ``inspect``.
+"""Fuzzing: mutated DNG, PNG mosaic, ``.tflite``, checkpoint and safetensors weight files through
+``isplab develop`` / ``inspect``.
 
 Every case must end in exit 0 with a picture that decodes, or a non-zero exit with one clean line on stderr:
 never a traceback, never a raw Python exception passed off as a message (``skipped x: TypeError: ...``),
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from isplab.models.weights import load_checkpoint, pretrained_path, save_checkpoint
 from isplab.raw.bayer import CFA
 
 N = int(os.environ.get("ISPLAB_FUZZ_N", "6"))
@@ -81,9 +83,12 @@ def seeds(tmp_path_factory, write_dng, write_png16, smallnet_tflite):
     root = tmp_path_factory.mktemp("fuzz-seeds")
     rng = np.random.default_rng(0)
     mosaic = rng.integers(40, 1000, (64, 64))
-    shutil.copy(Path(__file__).parents[2] / "isplab" / "weights" / "smallnet.pt", root / "smallnet.pt")
+    shipped = pretrained_path("smallnet")  # a weight card (safetensors), and the same weights as a .pt checkpoint
+    shutil.copy(shipped, root / "smallnet.safetensors")
+    save_checkpoint(root / "smallnet.pt", load_checkpoint(shipped))
     return {"dng": write_dng(root / "shot.dng", mosaic, CFA.RGGB, white=1023),
-            "png": write_png16(root / "shot.png", mosaic), "tflite": smallnet_tflite, "pt": root / "smallnet.pt"}
+            "png": write_png16(root / "shot.png", mosaic), "tflite": smallnet_tflite, "pt": root / "smallnet.pt",
+            "safetensors": root / "smallnet.safetensors"}
 
 
 def cases(seeds: dict, folder: Path, n: int, seed: int) -> list[dict]:
@@ -91,7 +96,7 @@ def cases(seeds: dict, folder: Path, n: int, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
     frame = str(seeds["png"])
     found = []
-    for kind, head in (("dng", 512), ("png", 64), ("tflite", 1024), ("pt", 512)):
+    for kind, head in (("dng", 512), ("png", 64), ("tflite", 1024), ("pt", 512), ("safetensors", 1024)):
         base = Path(seeds[kind]).read_bytes()
         for i in range(n):
             data = mutate(base, rng, head)

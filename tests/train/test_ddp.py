@@ -26,11 +26,12 @@ def stage(steps: int, objective: str = "supervised", **kwargs: Any) -> dict[str,
 
 
 def tiny_config(data_dir, batch_size: int, model: str = "mialgo_3conv", model_kwargs: dict | None = None,
-                stages: list[dict] | None = None, patch: int | None = None) -> TrainConfig:
+                stages: list[dict] | None = None, patch: int | None = None,
+                unpaired: dict | None = None) -> TrainConfig:
     return from_dict(TrainConfig, {
         "model": model, "model_kwargs": model_kwargs or {}, "stages": stages or [stage(4)],
         "data": {"path": str(data_dir), "batch_size": batch_size, "val_fraction": 0.2, "patch": patch,
-                 "val_crop": patch},
+                 "val_crop": patch, "unpaired": unpaired},
         "optim": {"lr": 1e-4}, "val_every": 2, "ckpt_every": 2, "log_every": 1, "threads": 1})
 
 
@@ -53,6 +54,10 @@ def case(name: str, root: Path) -> dict[str, Any]:
         return {"model": "casia_student", "model_kwargs": {"base": 4}, "patch": 32,
                 "stages": [stage(4, "distill", teacher_model="casia_teacher", teacher_kwargs={"base": 4},
                                  feature_weight=1.0)]}
+    if name == "unpaired":  # two discriminators + learned gains (own Adam groups), synced colour stats, 2 pairs
+        photos = next(root.glob("d/**/fujifilm"))
+        return {"patch": 32, "unpaired": {"photos": str(photos)},
+                "stages": [stage(4, "unpaired", warmup=2, pairs=2)]}
     raise ValueError(name)
 
 
@@ -117,7 +122,7 @@ def test_rank_slices_partition_the_global_batch() -> None:
         torch.testing.assert_close(torch.cat([shards[0][step][0], shards[1][step][0]]), raw)
 
 
-@pytest.mark.parametrize("objective", ["supervised", "masked_raw", "multilevel", "domain", "distill"])
+@pytest.mark.parametrize("objective", ["supervised", "masked_raw", "multilevel", "domain", "distill", "unpaired"])
 def test_two_processes_equal_one_process_with_double_batch(objective, tmp_path) -> None:
     data = synthesize_dataset(tmp_path / "d", n=10, seed=1)
     setup = case(objective, tmp_path)
@@ -142,7 +147,10 @@ def test_two_processes_equal_one_process_with_double_batch(objective, tmp_path) 
     assert ddp.keys() == single.keys()
     free = noise_only(cfg := tiny_config(data, 4, **setup))
     for k in single.keys() - free:
-        torch.testing.assert_close(ddp[k], single[k], rtol=1e-5, atol=1e-6, msg=lambda m, k=k: f"{k}: {m}")
+        # A discriminator's last bias gets a near-zero gradient that Adam scales to a full step: the
+        # all-reduce's rounding shows there at ~2e-6 (measured), hence its own tolerance.
+        atol = 1e-5 if "_disc." in k else 1e-6
+        torch.testing.assert_close(ddp[k], single[k], rtol=1e-5, atol=atol, msg=lambda m, k=k: f"{k}: {m}")
     torch.testing.assert_close(predict(cfg, ddp), predict(cfg, single), rtol=1e-5, atol=1e-6)
     # the comparison is not vacuous: a single process with the per-rank batch lands elsewhere
     assert any(not torch.allclose(half[k], single[k], atol=1e-5) for k in single)

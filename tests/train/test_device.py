@@ -190,14 +190,28 @@ def test_cli_device_and_amp(tmp_path, data_dir, capsys, no_cuda):
     assert (saved.device, saved.amp) == ("cpu", "fp16")
 
 
-def test_evaluate_on_a_device_matches_the_default(data_dir):
+def test_evaluate_computes_on_the_given_device_and_scores_on_the_cpu(data_dir):
+    """Inputs go to ``device``, outputs come back to the CPU for the metrics. On a CPU-only machine the
+    second device is ``meta`` (no data): the model computes from the input's shape, so the scores must equal
+    those of the same constant model on the CPU (a real GPU: test_cuda_eval_matches_cpu)."""
     from isplab.data.splits import folder_eval_set
     from isplab.evaluate import evaluate
-    from isplab.models import create_model
 
-    model = create_model("mialgo_3conv")
+    class Grey(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.devices = []
+
+        def forward(self, raw):
+            self.devices.append(raw.device)
+            n, _, h, w = raw.shape
+            return torch.full((n, 3, 2 * h, 2 * w), 0.5)  # on the CPU: evaluate must accept it back
+
     images = folder_eval_set(data_dir, "val", 0.34, 1020.0)
-    assert evaluate(model, images, 2, device="cpu") == evaluate(model, images, 2)
+    on_meta, on_cpu = Grey(), Grey()
+    scores = evaluate(on_meta, images, 2, device="meta")
+    assert scores == evaluate(on_cpu, images, 2) and 0 < scores["psnr"] < 30
+    assert set(on_meta.devices) == {torch.device("meta")} and set(on_cpu.devices) == {torch.device("cpu")}
 
 
 def test_distill_teacher_moves_with_the_objective():

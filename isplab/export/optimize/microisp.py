@@ -30,7 +30,7 @@ from isplab.export.optimize.space_to_depth import (
     sampler_weight,
 )
 from isplab.models.microisp import Attention, MicroISP, Stage
-from isplab.models.ops import depth_to_space
+from isplab.models.ops import DepthToSpaceConcat, depth_to_space
 
 
 def _repeat_prelu(prelu: nn.PReLU) -> nn.PReLU:
@@ -118,6 +118,7 @@ class GridMicroISP(nn.Module):
         rows, cols = grid_masks(self.size, model.stages[0][0].convs[0].out_channels)  # the masked features
         self.register_buffer("row_mask", rows, persistent=False)
         self.register_buffer("col_mask", cols, persistent=False)
+        self.to_rgb = DepthToSpaceConcat(4, planes=3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) != self.size:
@@ -126,7 +127,7 @@ class GridMicroISP(nn.Module):
         planes = [x, x, x]
         for stage in self.stages:
             planes = [branch(p, masks, self.size) for branch, p in zip(stage, planes, strict=True)]
-        return torch.cat([depth_to_space(p * 0.58 + 0.5, 4) for p in planes], dim=1)
+        return self.to_rgb([p * 0.58 + 0.5 for p in planes])
 
 
 def fits_grid(model: nn.Module, size: tuple[int, int]) -> bool:

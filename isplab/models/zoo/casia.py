@@ -162,7 +162,6 @@ def casia_teacher(base: int = 48) -> nn.Module:
     The submitted 205 MB TFLite was presumably the student (full-resolution self-attention cannot run on
     a phone); both are ~the same size. ``forward(x, return_features=True)`` -> ``(rgb, [f1, f2, f3, f4])``.
     Packed input sides must be multiples of 16; self-attention memory grows with (h*w)**2.
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 196.6 MB (206,158,200 B).
     """
     return AAUNet(SelfAttention, base)
 
@@ -175,7 +174,6 @@ def casia_student(base: int = 48) -> nn.Module:
     attention in parallel (fused by concat + 1x1 conv, assumed). Same widths as :func:`casia_teacher`
     so features pair for distillation: 51.9M params, 208 MB fp32 (Table 1: 205 MB).
     ``forward(x, return_features=True)`` -> ``(rgb, [f1, f2, f3, f4])``. Packed sides: multiples of 16.
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 198.2 MB (207,778,960 B).
     """
     return AAUNet(AttentionInception, base)
 

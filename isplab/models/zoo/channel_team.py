@@ -159,7 +159,6 @@ def gaussdwt(
     skips as MWCNN), a 1x1 fusion to 128 channels and a 16-RCAB group; depths chosen for Table 1
     (102 MB): 26.0M params, 104.0 MB fp32 weights; the file also stores the fixed Haar DWT/IDWT conv
     weights of each level. GPU-exportable (rank 4, fixed convs). Packed sides: multiples of 8.
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 110.0 MB (115,360,536 B).
     """
     return GaussDWT(channels, tuple(dwt_widths), dwt_blocks, merge_channels, merge_blocks)
 

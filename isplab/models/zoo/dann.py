@@ -156,7 +156,6 @@ def dann_isp(
     parameter count), a 1x1 projection of the 512-channel bottleneck to the 256-d feature, and a GAP +
     256-unit dense + 1-logit classifier (no BatchNorm). 7.93M params, 31.7 MB fp32 (Table 1: 29.4 MB).
     Packed input sides must be multiples of 8.
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 29.5 MB (30,952,604 B).
     """
     return DannISP(tuple(widths), feature_dim, lambda_=lambda_)
 

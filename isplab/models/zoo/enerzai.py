@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from isplab.models.blocks import ChannelAttention
+from isplab.models.cards import register_shipped
 from isplab.models.ops import depth_to_space
 from isplab.models.registry import register_model
 
@@ -112,29 +113,22 @@ ENERZAI_T2 = EnerzaiConfig(levels=tuple(LevelConfig(w, 2, 2, True) for w in (24,
 
 @register_model("enerzai_t1", recipe="enerzai", input_multiple=4)
 def enerzai_t1() -> EnerzaiNet:
-    """ENERZAi track 1: latency-searched 3-level hourglass with channel attention (0.077 MB).
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 0.097 MB (102,040 B).
-    """
+    """ENERZAi track 1: latency-searched 3-level hourglass with channel attention (report: 0.077 MB)."""
     return EnerzaiNet(ENERZAI_T1)
 
 
 @register_model("enerzai_t2", recipe="enerzai", input_multiple=8)
 def enerzai_t2() -> EnerzaiNet:
-    """ENERZAi track 2: 4-level UNet, two convs per stage, channel attention everywhere (4.5 MB).
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 4.258 MB (4,464,680 B).
-    """
+    """ENERZAi track 2: 4-level UNet, two convs per stage, channel attention everywhere (report: 4.5 MB)."""
     return EnerzaiNet(ENERZAI_T2)
 
 
 @register_model("enerzai", recipe="enerzai", input_multiple=8)
 def enerzai(levels: list[dict] | None = None, reduction: int = 8, skip: str = "concat") -> EnerzaiNet:
-    """ENERZAi search space: any point (``levels`` as LevelConfig field dicts), e.g. from ``isplab search``.
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 0.058 MB (60,924 B).
-    """
+    """ENERZAi search space: any point (``levels`` as LevelConfig field dicts), e.g. from ``isplab search``."""
     if levels is None:
         return EnerzaiNet(EnerzaiConfig(reduction=reduction, skip=skip))
     return EnerzaiNet(EnerzaiConfig(tuple(LevelConfig(**lv) for lv in levels), reduction, skip))
 
+
+register_shipped("enerzai_t1")

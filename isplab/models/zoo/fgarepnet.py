@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from isplab.models.blocks import ChannelAttention, ERepConv
+from isplab.models.cards import register_shipped
 from isplab.models.ops import depth_to_space
 from isplab.models.registry import register_model
 
@@ -69,8 +70,8 @@ class FGARepNet(nn.Module):
 
 @register_model("fgarepnet", recipe="multimedia")
 def fgarepnet(channels: int = 12, n_blocks: int = 2) -> FGARepNet:
-    """Multimedia FGARepNet: eRepConv + fine-granularity attention + CA (7,863 fused params, 0.029 MB).
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 0.046 MB (47,724 B).
-    """
+    """Multimedia FGARepNet: eRepConv + fine-granularity attention + CA (7,863 fused params, report 0.029 MB)."""
     return FGARepNet(channels, n_blocks)
+
+
+register_shipped("fgarepnet")

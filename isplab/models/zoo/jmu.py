@@ -26,6 +26,7 @@ from torch import nn
 from isplab.camera.profile import ULTRAISP_MAI_DOMAIN
 from isplab.errors import IsplabError
 from isplab.models.blocks import CBAM
+from isplab.models.cards import register_shipped, register_weights
 from isplab.models.registry import TFLITE_MAPPERS, register_model
 from isplab.models.smallnet import SmallNet
 from isplab.raw.bayer import MAI_WHITE_LEVEL
@@ -108,10 +109,7 @@ def keras_state_dict(weights: dict[str, np.ndarray], input_scale: float) -> dict
 
 @register_model("jmu_cvlab", recipe="jmu")
 def jmu_cvlab() -> JMUNet:
-    """JMU-CVLab: Smallnet + gamma/tone mapping + CBAM refinement, as submitted (6,805 params, 0.041 MB).
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 0.042 MB (44,092 B).
-    """
+    """JMU-CVLab: Smallnet + gamma/tone mapping + CBAM refinement, as submitted (6,805 params, report 0.041 MB)."""
     return JMUNet()
 
 
@@ -158,3 +156,9 @@ def map_submitted_tflite(graph: Graph, model: JMUNet, input_scale: float = MAI_W
         weights[f"{name}/kernel"] = graph.constant(op.inputs[1]).T  # TFLite (out, in) -> Keras (in, out)
         weights[f"{name}/bias"] = graph.constant(op.inputs[2])
     return keras_state_dict(weights, input_scale=input_scale)
+
+
+register_shipped("jmu_cvlab")
+register_weights("jmu_cvlab.mai22_submitted", importer="jmu_cvlab",
+                 source="mv-lab/AISP: mai22-learnedisp/model.tflite (JMU-CVLab's MAI 2022 submission)",
+                 licence="none stated (research comparison only)", data="Fujifilm UltraISP (MAI 2022)")

@@ -64,7 +64,6 @@ def mialgo_unet(channels: tuple[int, ...] = (32, 64, 128, 256), n_blocks: int = 
     attention"; it does not give the depth. Assumed: one residual group per encoder/decoder level (7 in
     all), each with ``n_blocks=14`` EDSR blocks, chosen so the size matches Table 1 (117 MB): 29.3M
     params, 117.2 MB fp32. Packed input sides must be multiples of 8.
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 112.1 MB (117,591,364 B).
     """
     return MiAlgoUNet(tuple(channels), n_blocks)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from isplab.models.cards import register_shipped
 from isplab.models.registry import register_model
 from isplab.models.smallnet import SmallNet
 
@@ -47,8 +48,8 @@ class MobileSmallnet(nn.Module):
 
 @register_model("mincho_mobile_smallnet", recipe="mincho")
 def mincho_mobile_smallnet(channels: int = 32, n_separable: int = 4) -> MobileSmallnet:
-    """MINCHO Mobile-Smallnet: conv + 4 depthwise-separable blocks + skip, then Smallnet (0.067 MB).
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 0.072 MB (75,740 B).
-    """
+    """MINCHO Mobile-Smallnet: conv + 4 depthwise-separable blocks + skip, then Smallnet (report: 0.067 MB)."""
     return MobileSmallnet(channels, n_separable)
+
+
+register_shipped("mincho_mobile_smallnet")

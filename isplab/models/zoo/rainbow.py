@@ -91,7 +91,6 @@ def awbunet(widths: tuple[int, ...] = (12, 24, 48, 96), hidden: int = 64) -> nn.
     balance; R, G, B brightness). Assumed: 4-level UNet 12/24/48/96, gains in (0, 2) from the pooled
     bottleneck, applied as products on the output; widths chosen for Table 1 (1.0 MB): 0.28M params,
     1.13 MB fp32. Packed input sides must be multiples of 8.
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 1.111 MB (1,164,492 B).
     """
     return AWBUnet(tuple(widths), hidden)
 

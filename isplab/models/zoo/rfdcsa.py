@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from isplab.models.blocks import CSA, ECB, RFDB, make_activation
+from isplab.models.cards import register_shipped
 from isplab.models.ops import depth_to_space
 from isplab.models.registry import register_model
 
@@ -56,17 +57,14 @@ class RFDCSA(nn.Module):
 
 @register_model("rfdcsa", recipe="hitzst01")
 def rfdcsa(channels: int = 12) -> RFDCSA:
-    """HITZST01 RFD-CSA track 1: ECB + 2 RFDB-CSA + ECB upsampler (15,372 fused params, 0.060 MB).
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 0.102 MB (106,768 B).
-    """
+    """HITZST01 RFD-CSA track 1: ECB + 2 RFDB-CSA + ECB upsampler (15,372 fused params, report 0.060 MB)."""
     return RFDCSA(channels, n_blocks=2)
 
 
 @register_model("rfdcsa_large", recipe="hitzst01")
 def rfdcsa_large(channels: int = 48) -> RFDCSA:
-    """HITZST01 RFD-CSA track 2: ECB + 3 RFDB-CSA + ECB upsampler, 48 channels (1.2 MB).
-
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 1.215 MB (1,273,628 B).
-    """
+    """HITZST01 RFD-CSA track 2: ECB + 3 RFDB-CSA + ECB upsampler, 48 channels (report: 1.2 MB)."""
     return RFDCSA(channels, n_blocks=3)
+
+
+register_shipped("rfdcsa")

@@ -66,6 +66,5 @@ def ifsnet(
     Report section 4.10 gives the split and both EDSR sizes, which alone give Table 1's size (78.9 MB):
     20.1M params, 80.5 MB fp32. Assumed: a learned stem (conv + depth_to_space) producing the 3-channel
     image the DWT splits, and band-residual outputs. GPU-exportable (rank-4, fixed-conv DWT/IDWT).
-    Measured fp32 TFLite (benchmarks/zoo_table.py): 76.9 MB (80,598,436 B).
     """
     return IFSNet(low_channels, low_blocks, high_channels, high_blocks)

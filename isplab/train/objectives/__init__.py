@@ -10,7 +10,14 @@ DistributedDataParallel's forward, see :class:`~isplab.train.objectives.base.Obj
 True
 """
 
-from isplab.train.objectives import distill, domain, masked_raw, multilevel, supervised  # noqa: F401  (registration)
+from isplab.train.objectives import (  # noqa: F401  (registration)
+    distill,
+    domain,
+    masked_raw,
+    multilevel,
+    supervised,
+    unpaired,
+)
 from isplab.train.objectives.base import (
     Objective,
     create_objective,

@@ -33,6 +33,11 @@ class Objective(nn.Module):
         n = len(tensors[0]) // self.world
         return tuple(t[self.rank * n:(self.rank + 1) * n] for t in tensors)
 
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Adam parameter groups with settings of their own (e.g. a discriminator's ``lr`` and ``betas``);
+        parameters in none of them train with the model's settings."""
+        return []
+
     def forward(
         self, model: nn.Module, raw: torch.Tensor, target: torch.Tensor, step: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
