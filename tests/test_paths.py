@@ -104,12 +104,20 @@ COMMANDS = [
      "(--out) contains the input"),
     ("leaderboard", lambda f: ["leaderboard", str(f["shots"] / "leaderboard.md"), "--out", str(f["shots"])],
      "(--out) is the input"),
+    ("profile", lambda f: ["profile", str(f["frame"]), "--corners", "1,1,9,1,9,9,1,9", "--out", str(f["frame"])],
+     "(--out) is the input"),
+    ("accel check", lambda f: ["accel", "check", str(f["ckpt"]), "--json", str(f["ckpt"])], "(--json) is the input"),
+    ("develop --camera", lambda f: ["develop", str(f["frame"]), "--weights", "classic", "--camera",
+                                    str(f["root"] / "frame.png"), "--out", str(f["root"])], "(--out) is the input"),
+    ("train --camera", lambda f: ["train", "--model", "smallnet", "--camera", str(f["frame"]), "--out",
+                                  str(f["shots"])], "(--out) contains the input"),
 ]
 
 
 @pytest.mark.parametrize(("argv", "relation"), [pytest.param(a, r, id=c) for c, a, r in COMMANDS])
 def test_every_writing_command_refuses_an_output_onto_its_inputs(files, capsys, argv, relation):
     (files["shots"] / "leaderboard.md").write_text("# an input of the leaderboard case")
+    (files["root"] / "frame.png").write_text("black: 0\n")  # a camera profile named like develop's output
     before = _digest(files["root"])
     assert main(argv(files)) == 2
     err = capsys.readouterr().err.strip()

@@ -222,8 +222,11 @@ class TrainConfig:
     def input_paths(self) -> dict[str, list[str]]:
         """The files and folders this run reads, by config key (what :func:`isplab.paths.check_apart` keeps
         the run folder apart from)."""
-        found = {"data.path": [self.data.path], "init": [self.init],
-                 "data.stream.camera": [self.data.stream.camera if isinstance(self.data.stream.camera, str) else None]}
+        unpaired = self.data.unpaired
+        found = {"data.path": [self.data.path], "init": [self.init], "data.camera": [self.data.camera],
+                 "data.stream.camera": [self.data.stream.camera if isinstance(self.data.stream.camera, str) else None],
+                 "data.unpaired.photos": [unpaired and unpaired.photos],
+                 "data.unpaired.val": [unpaired and unpaired.val]}
         for i, stage in enumerate(self.stages):
             for key in ("teacher", "target_data"):
                 value = stage.objective.kwargs.get(key)
