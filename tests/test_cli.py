@@ -119,6 +119,12 @@ def test_an_import_interrupted_during_calibration_leaves_no_uncalibrated_checkpo
     assert main(["import", "efficientisp", "--from", str(tmp_path / "efficientisp.pth"), "--out", str(out)]) == 0
     assert load_model_from_checkpoint(out)[1]["model_name"] == "mialgo_3conv"  # published once calibrated
     assert sorted(p.name for p in tmp_path.iterdir()) == ["efficientisp.pth", "imported.pt"]
+    card = tmp_path / "imported.safetensors"  # calibrated through a temp file, written in --out's format
+    assert main(["import", "efficientisp", "--from", str(tmp_path / "efficientisp.pth"), "--out", str(card)]) == 0
+    assert card.read_bytes()[8:9] == b"{"  # a safetensors header, not a pickle
+    weights, reference = (load_model_from_checkpoint(p)[0].state_dict() for p in (card, out))
+    assert all(torch.equal(weights[k], reference[k]) for k in reference)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["efficientisp.pth", "imported.pt", "imported.safetensors"]
 
 
 def test_accel_status_and_check_without_toolchains_fail_loudly(tmp_path, capsys, shared_file):

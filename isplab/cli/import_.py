@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from isplab.atomic import check_writable, make_temp, publish, remove_stale_temps
+    from isplab.atomic import check_writable, make_temp, remove_stale_temps
     from isplab.models import count_parameters
     from isplab.models.imports import import_pytorch, pytorch_sources
     from isplab.models.weights import model_checkpoint, save_checkpoint
@@ -46,31 +46,35 @@ def run(args: argparse.Namespace) -> int:
         options = {} if args.input_scale is None else {"input_scale": args.input_scale}
         model_name, model = args.model, load_tflite_model(args.model, args.source, **options)
         domain = imported_domain(args.model, args.input_scale)
-    # Written to a temp file, calibrated there, then published: a killed import leaves no uncalibrated --out.
+    checkpoint = model_checkpoint(model_name, {}, model, domain)
+    print(f"imported {count_parameters(model):,} parameters of {args.source} into {model_name} -> {out} "
+          f"(raw domain: {domain.camera or 'unnamed'})")
+    if args.no_calibrate or domain.neutral is not None:
+        save_checkpoint(out, checkpoint)
+        return 0
+    # Calibrated from a temp file into --out: a killed import leaves no uncalibrated --out.
     fd, tmp = make_temp(out)
     os.close(fd)
     try:
-        save_checkpoint(tmp, model_checkpoint(model_name, {}, model, domain))
-        print(f"imported {count_parameters(model):,} parameters of {args.source} into {model_name} -> {out} "
-              f"(raw domain: {domain.camera or 'unnamed'})")
-        if not args.no_calibrate and domain.neutral is None:
-            _calibrate(tmp, out)
-        publish(tmp, out)
-    except BaseException:
+        save_checkpoint(tmp, checkpoint)
+        if not _calibrate(tmp, out):
+            save_checkpoint(out, checkpoint)
+    finally:
         os.unlink(tmp)
-        raise
     return 0
 
 
-def _calibrate(tmp: str, out: Path) -> None:
-    """Calibrate the imported checkpoint ``tmp`` in place (reported as ``out``); a failed calibration keeps the
-    import and says what is missing."""
+def _calibrate(tmp: str, out: Path) -> bool:
+    """Calibrate the imported checkpoint ``tmp`` into ``out`` (in ``out``'s format); a failed calibration says
+    what is missing and returns False (the caller keeps the import uncalibrated)."""
     from isplab.camera.calibrate import calibrate_checkpoint
     from isplab.cli.calibrate import report
     from isplab.errors import IsplabError
 
     try:
-        report(out, calibrate_checkpoint(tmp)[1])
+        report(*calibrate_checkpoint(tmp, out))
     except IsplabError as exc:  # the import itself succeeded: keep its checkpoint, say what is missing
         print(f"warning: {str(exc).replace(tmp, str(out))}; the checkpoint has no neutral (the camera adapter will "
               f"not white-balance for it). Retry with `isplab calibrate --weights {out} --levels ...`")
+        return False
+    return True
