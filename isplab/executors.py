@@ -104,7 +104,8 @@ def connect_ray(address: str, **init_kwargs: Any) -> tuple[Any, bool]:
     (``runtime_env`` ``py_modules``), so workers run the same isplab code as the driver even where another
     (or no) isplab is installed; isplab's dependencies (torch, ...) must be installed on every node.
     """
-    connected = "ray" in sys.modules and sys.modules["ray"].is_initialized()
+    loaded = sys.modules.get("ray")  # None also when an import of ray was blocked
+    connected = loaded is not None and loaded.is_initialized()
     if address == "local" and not connected:  # before ray's import reads the settings, where possible
         init_kwargs = {**_close_local_runtime(), **init_kwargs}
     try:
