@@ -4,7 +4,7 @@ through every way isplab loads weights is refused in one line, and the payload n
 The payload writes a marker file when unpickled; before isplab loaded with ``weights_only=True`` it ran
 in every one of these paths (develop, eval, export, bench, compare, calibrate, adapt, import, train
 ``--init`` / ``--resume``, the YAML ``init`` / ``teacher`` / perceptual-weights keys, sweep and challenge
-resume).
+resume; since then ``accel check``).
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ PATHS = {
                                           "--out", str(w["root"] / "t4"), "--no-progress"],
     "sweep resume": lambda w: ["sweep", "--models", "mialgo_3conv", "--budget", "tiny", "--steps", "2",
                                "--no-bench", "--data", w["data"], "--out", str(w["root"] / "sweep")],
+    "accel check": lambda w: ["accel", "check", w["payload"], "--targets", "gpu", "--cache", str(w["root"] / "ac")],
     "challenge resume": lambda w: ["challenge", "--models", "mialgo_3conv", "--budget", "tiny", "--data", w["data"],
                                    "--out", str(w["root"] / "challenge"), "--no-progress"],
 }
