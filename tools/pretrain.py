@@ -103,6 +103,7 @@ def pretrain(name: str, work: Path, threads: int) -> Path:
                 "a random spectral camera and light per sample (SpectralFamily), through the DNG pipeline",
         "train_s": round(float(state.get("train_s", 0.0)), 1), "wall_s": round(time.perf_counter() - start, 1),
     }
+    ckpt["config"] = asdict(cfg)  # what `isplab eval` scores it with: the same camera family
     ckpt["scores"] = {split: {**s, "photos": photos[split]} for split, s in scores.items()}
     path = save_checkpoint(ROOT / "isplab" / "weights" / weight_card(name).file, ckpt)
     write_manifest()  # shipped weights are verified against it on every load

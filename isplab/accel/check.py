@@ -16,6 +16,7 @@ at a tile (:data:`~isplab.accel.tile.DEFAULT_TILE` by default) on deterministic 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,6 +121,21 @@ def fit_tile(name: str | None, tile: tuple[int, int]) -> tuple[int, int]:
     entry = model_entry(name)
     step = entry.input_multiple * (2 if entry.input_multiple % 2 else 1)
     return tuple(-(-max(s, entry.min_input) // step) * step for s in tile)
+
+
+def export_check(model: nn.Module, name: str | None, targets: str | list[str], input_size: tuple[int, int],
+                 tile: tuple[int, int] | None = None, precision: str = "fp32",
+                 optimize: bool = True) -> Callable[[], AccelReport]:
+    """The accelerator check of an export (``export_tflite(..., accel_check=...)``), run after its parity proof:
+    ``model`` exported at ``tile`` (default: ``input_size`` when it fits :data:`DEFAULT_TILE`, else that; fitted
+    to registered model ``name``) and checked on ``targets``. A typo in ``targets`` fails here, at once."""
+    parse_targets(targets)
+    if tile is None:
+        tile = tuple(input_size) if all(s <= d for s, d in zip(input_size, DEFAULT_TILE, strict=True)) \
+            else DEFAULT_TILE
+    tile = fit_tile(name, tile)
+    return lambda: check_model(model, name or type(model).__name__, targets, tile, int8=precision == "int8",
+                               optimize=optimize)
 
 
 def check_model(model: nn.Module, name: str, targets: str | list[str] = "htp,gpu",

@@ -74,22 +74,19 @@ def run(args: argparse.Namespace) -> int:
         check_settings(DevelopSettings(read_options=raw_options(args)))
     remove_stale_temps(check_writable(args.out, "exported model (--out)").parent)
     model, name, domain = load_export_model(args.weights, args.model)
-    accel_tile = None
+    accel_check = None
     if args.accel:
-        from isplab.accel.check import fit_tile, parse_targets
-        from isplab.accel.tile import DEFAULT_TILE
+        from isplab.accel.check import export_check
 
-        parse_targets(args.accel)  # a typo fails before the conversion
-        size = args.input_size if all(s <= d for s, d in zip(args.input_size, DEFAULT_TILE, strict=True)) \
-            else DEFAULT_TILE
-        accel_tile = fit_tile(name, args.accel_tile or size)
+        accel_check = export_check(model, name, args.accel, args.input_size, args.accel_tile, args.precision,
+                                   args.optimize)
     calibration, parity_inputs = export_data(args.calib_data, args.parity_data or args.calib_data)
     report = export_tflite(
         model, args.out, input_size=args.input_size, precision=args.precision, calibration=calibration,
         int8_io=args.int8_io, parity_inputs=parity_inputs, raw_frames=read_raw_frames(args.parity_raw,
                                                                                       raw_options(args)),
         budget=budget, dynamic=args.dynamic, strict=args.strict, optimize=args.optimize, raw_domain=domain,
-        accel=args.accel, accel_tile=accel_tile)
+        accel_check=accel_check)
     print(f"model {name}")
     print(report.render())
     return 0

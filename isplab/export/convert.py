@@ -22,7 +22,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,7 +75,7 @@ class ExportReport:
     rewrites: list[str] = field(default_factory=list)
     #: the raw domain stored in the file (``None``: none, frames are developed as read)
     raw_domain: RawDomain | None = None
-    #: the accelerator checks (``accel=``), None when none were asked for
+    #: the accelerator checks (``accel_check=``), None when none were asked for
     accel: AccelReport | None = None
 
     def render(self) -> str:
@@ -184,8 +184,7 @@ def export_tflite(
     strict: bool = False,
     optimize: bool = True,
     raw_domain: RawDomain | None = None,
-    accel: str | list[str] | None = None,
-    accel_tile: tuple[int, int] | None = None,
+    accel_check: Callable[[], AccelReport] | None = None,
 ) -> ExportReport:
     """Convert ``model`` to ``out_path`` and prove it.
 
@@ -203,17 +202,16 @@ def export_tflite(
         budget: parity budget (see :mod:`isplab.export.parity`).
         dynamic: export with dynamic height and width (``[1, -1, -1, 4]``); not optimised.
         strict: fail when the model will not run fully on a mobile GPU: LiteRT's GPU runtime reports CPU
-            fallback (with ``accel`` naming ``gpu``), else the static audit finds problems; with ``accel``
-            also when the HTP compile leaves ops on the CPU.
+            fallback (with ``accel_check`` covering ``gpu``), else the static audit finds problems; with
+            ``accel_check`` also when the HTP compile leaves ops on the CPU.
         optimize: apply the export-time graph optimiser (:mod:`isplab.export.optimize`); the fp32 proof
             then holds the file to ``budget.optimized_max_abs`` against the original model.
         raw_domain: the raw domain the model was trained in (a checkpoint's), stored in the file
             (:data:`isplab.runtime.tflite_metadata.RAW_DOMAIN`) so ``isplab develop`` adapts a camera's frames
             to it as it does for the checkpoint; ``None`` (a fresh model): frames are fed as read.
-        accel: accelerator targets (``"htp,gpu"``, see :func:`isplab.accel.check.parse_targets`) checked
-            after the parity proof on a tile-sized export of the same model (:func:`isplab.accel.check.check_model`);
-            a wrong output, a compile error or a target without its toolchain fails the export.
-        accel_tile: the tile for ``accel`` (default: the input size when it is at most 162x216, else 162x216).
+        accel_check: the accelerator check run after the parity proof, before the file is published
+            (:func:`isplab.accel.check.export_check`); a wrong output, a compile error or a target without
+            its toolchain fails the export.
 
     Raises:
         ExportError, ParityError, RewriteError: nothing is written to ``out_path`` in any case.
@@ -235,29 +233,16 @@ def export_tflite(
     try:
         report = _export(model.eval(), out_path, input_size, precision, calibration, int8_io, samples,
                          budget or ParityBudget(), dynamic, strict, optimize and not dynamic, start, raw_domain,
-                         accel and _accel_check(model, accel, accel_tile, input_size, precision, optimize))
+                         accel_check)
         return report
     finally:
         model.train(was_training)
 
 
-def _accel_check(model: nn.Module, targets: str | list[str], tile: tuple[int, int] | None,
-                 input_size: tuple[int, int], precision: str, optimize: bool):
-    """A deferred accelerator check (run after the parity proof, before the file is published)."""
-    from isplab.accel.check import check_model
-    from isplab.accel.tile import DEFAULT_TILE
-
-    if tile is None:
-        tile = tuple(input_size) if all(s <= d for s, d in zip(input_size, DEFAULT_TILE, strict=True)) \
-            else DEFAULT_TILE
-    return lambda: check_model(model, type(model).__name__, targets, tile, int8=precision == "int8",
-                               optimize=optimize)
-
-
 def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], precision: str,
             calibration: Iterable | None, int8_io: bool, samples: list[Sample], budget: ParityBudget,
             dynamic: bool, strict: bool, optimize: bool, start: float, raw_domain: RawDomain | None,
-            accel_check=None) -> ExportReport:
+            accel_check: Callable[[], AccelReport] | None = None) -> ExportReport:
     export_model, rewrites = reparameterize_for_export(original), []
     if optimize:
         optimized = optimize_for_export(export_model, input_size, [s.packed for s in samples[:2]])

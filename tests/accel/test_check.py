@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from isplab.accel.check import check_model, check_tflite, parse_targets
+from isplab.accel.check import check_model, check_tflite, export_check, parse_targets
 from isplab.accel.toolchains import Toolchains
 from isplab.errors import IsplabError
 from isplab.export.convert import ExportError, export_tflite
@@ -89,9 +89,11 @@ def test_the_pattern_alone_fails_and_the_rewrite_fixes_it_fp16_and_int8(toolchai
 def test_export_with_accel_fails_on_a_miscompute_and_writes_nothing(toolchains, tmp_path):
     out = tmp_path / "m.tflite"
     with pytest.raises(ExportError, match="wrong outputs"):
-        export_tflite(PlanesHead(), out, input_size=(32, 48), optimize=False, accel="htp")
+        export_tflite(PlanesHead(), out, input_size=(32, 48), optimize=False,
+                      accel_check=export_check(PlanesHead(), None, "htp", (32, 48), optimize=False))
     assert not out.exists()
-    report = export_tflite(PlanesHead(), out, input_size=(32, 48), accel="htp,gpu")
+    head = PlanesHead()
+    report = export_tflite(head, out, input_size=(32, 48), accel_check=export_check(head, None, "htp,gpu", (32, 48)))
     assert out.is_file() and report.accel.failures() == []
     text = report.render()
     assert "HTP SM8450: fully compiled" in text and "mobile-GPU audit" not in text  # the runtime replaces the table

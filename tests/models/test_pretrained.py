@@ -10,9 +10,8 @@ import torch
 
 import isplab
 from isplab.challenge.run import BUDGETS, FINE_TUNE_LR, QUICK_PLANS, challenge_config, init_label
-from isplab.data.splits import EvalSet
 from isplab.errors import IsplabError
-from isplab.evaluate import evaluate
+from isplab.evaluate import evaluate_checkpoint
 from isplab.models import list_models
 from isplab.models.cards import weight_card
 from isplab.models.weights import init_from, load_model_from_checkpoint
@@ -44,7 +43,8 @@ def test_every_shipped_model_loads_and_carries_provenance_and_scores(name):
     prov = state["provenance"]
     assert prov["script"] == "tools/pretrain.py" and len(prov["commit"]) >= 40
     assert prov["steps"] >= 1000 and prov["seed"] == 0 and f"model: {name}" in prov["config"]
-    assert "random camera" in prov["data"]
+    assert "random spectral camera" in prov["data"] and "colour cards" in prov["data"]
+    assert state["config"]["data"]["stream"]["camera"] == {"kind": "spectral"} and state["config"]["model"] == name
     for split in ("val", "test"):
         scores = state["scores"][split]
         assert {"psnr", "ssim", "delta_e", "photos"} <= set(scores)
@@ -55,8 +55,9 @@ def test_every_shipped_model_loads_and_carries_provenance_and_scores(name):
 
 @pytest.mark.parametrize("name", [n for n in ("mialgo_3conv", "smallnet") if n in SHIPPED])
 def test_stored_test_scores_are_what_the_weights_give(name):
-    model, state = load_model_from_checkpoint(f"pretrained:{name}")
-    scores = evaluate(model, EvalSet.embedded("test"))
+    """``isplab eval`` scores shipped weights on the camera family they were trained with, as the card says."""
+    _, state = load_model_from_checkpoint(f"pretrained:{name}")
+    scores = evaluate_checkpoint(f"pretrained:{name}", split="test").rows[name]
     for metric in ("psnr", "ssim", "delta_e"):
         assert scores[metric] == pytest.approx(state["scores"]["test"][metric], abs=2e-3)
 
