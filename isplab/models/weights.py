@@ -104,6 +104,9 @@ def _check_fields(state: Any, path: Path) -> dict[str, Any]:
         problem = f"model_kwargs is {quote(state['model_kwargs'])}, not a mapping of option names"
     elif state.get("raw_domain") is not None and not isinstance(state["raw_domain"], dict):
         problem = f"raw_domain is {quote(state['raw_domain'])}, not a mapping"
+    elif not isinstance(state.get("config", {}), dict) or not isinstance(state.get("config", {}).get("data", {}),
+                                                                         dict):
+        problem = f"config is {quote(state['config'])}, not a training config mapping"
     elif "step" in state and (type(state["step"]) is not int or state["step"] < 0):
         problem = f"step is {quote(state['step'])}, not a count of steps"
     if problem:

@@ -140,6 +140,8 @@ def test_every_checkpoint_isplab_writes_loads_as_data_only(tmp_path) -> None:
     ({"model_name": 7}, "damaged checkpoint: model_name is 7, not a model name"),
     ({"model_name": "nope"}, "unknown model 'nope'"),
     ({"model": [1, 2]}, "damaged checkpoint: model is not a state dict (name -> tensor)"),
+    ({"step": "ten"}, "damaged checkpoint: step is 'ten', not a count of steps"),
+    ({"config": {"data": [1]}}, "damaged checkpoint: config is {'data': [1]}, not a training config mapping"),
 ])
 def test_crafted_checkpoint_fields_are_one_line_errors_naming_the_file(tmp_path, change, message) -> None:
     path = tmp_path / "crafted.pt"
@@ -148,3 +150,18 @@ def test_crafted_checkpoint_fields_are_one_line_errors_naming_the_file(tmp_path,
         load_model_from_checkpoint(path)
     text = str(err.value)
     assert text.startswith(f"{path}: ") and message in text and "\n" not in text and len(text) < 400, text
+
+
+def test_crafted_and_damaged_safetensors_cards_are_one_line_errors(tmp_path) -> None:
+    """A card's metadata is checked like a .pt's fields; a damaged header (safetensors' own check) is one line."""
+    card = save_checkpoint(tmp_path / "c.safetensors", {**model_checkpoint("smallnet", {}, create_model("smallnet")),
+                                                        "model_kwargs": [1, 2]})
+    with pytest.raises(IsplabError, match=r"c\.safetensors: damaged checkpoint: model_kwargs is \[1, 2\]"):
+        load_model_from_checkpoint(card)
+    data = bytearray(card.read_bytes())
+    data[10:20] = b"\xff" * 10  # inside the JSON header
+    card.write_bytes(bytes(data))
+    with pytest.raises(IsplabError) as err:
+        load_model_from_checkpoint(card)
+    text = str(err.value)
+    assert text.startswith(f"{card}: not a readable safetensors weights file (") and "\n" not in text
