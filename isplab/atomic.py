@@ -1,28 +1,43 @@
 """Atomic file writes: temp file beside the target, fsync, rename over it.
 
-Readers (and a crash) see the old file or the new one, never half of it.
+Readers (and a crash) see the old file or the new one, never half of it. Temp files are named
+``.NAME.isplab-HOST-PID.XXXXXXXX.tmp``: the writer's host and process id mark whose they are, so
+:func:`remove_stale_temps` deletes only isplab temps whose writer is gone, never another program's files
+nor those of an isplab process still writing (two exports into one folder leave each other alone).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import socket
 import tempfile
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-#: When this process started using the module: temp files older than this belong to earlier processes.
-_STARTED = time.time()
+_TEMP = re.compile(r"^\..+\.isplab-(?P<host>\w*)-(?P<pid>\d+)\.[^.]+\.tmp$")
+
+
+def _host() -> str:
+    return re.sub(r"\W", "_", socket.gethostname())[:32]
+
+
+def make_temp(path: str | Path) -> tuple[int, str]:
+    """``(fd, name)`` of a new temp file beside ``path`` carrying this process's owner marker."""
+    path = Path(path)
+    return tempfile.mkstemp(prefix=f".{path.name[:100]}.isplab-{_host()}-{os.getpid()}.", suffix=".tmp",
+                            dir=path.parent)
 
 
 def write_atomic(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Call ``write(binary_file)`` on a temp file beside ``path``, then :func:`publish` it as ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = make_temp(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with named_errors(path), os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -31,6 +46,18 @@ def write_atomic(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextmanager
+def named_errors(path: str | Path) -> Iterator[None]:
+    """Give an ``OSError`` raised while writing ``path`` (a full disk: writes to an open file name none) the
+    file's name, so the one-line error says which output could not be written."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def publish(tmp: str | Path, path: str | Path) -> Path:
@@ -102,13 +129,27 @@ def check_folder(path: str | Path, what: str = "output") -> Path:
     return path
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 def remove_stale_temps(folder: str | Path) -> list[Path]:
-    """Delete temp files of :func:`write_atomic` (``.NAME.XXXX.tmp``) that an interrupted earlier process left
-    in ``folder`` (older than this process). Returns what was removed."""
+    """Delete the temp files of :func:`make_temp` in ``folder`` whose writer (a process of this host) is gone:
+    what an interrupted isplab left. Other files, and temps of live or remote writers, stay. Returns what
+    was removed."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    stale = [p for p in folder.glob(".*.tmp") if p.is_file() and p.stat().st_mtime < _STARTED]
-    for path in stale:
-        path.unlink(missing_ok=True)
+    stale = []
+    for path in folder.glob(".*.isplab-*.tmp"):
+        owner = _TEMP.match(path.name)
+        if owner and owner["host"] == _host() and not _running(int(owner["pid"])) and path.is_file():
+            path.unlink(missing_ok=True)
+            stale.append(path)
     return stale

@@ -32,6 +32,10 @@ from isplab.models.ops import finest_output
 METRICS = ("psnr", "ssim", "delta_e")
 
 
+class NonFiniteOutput(IsplabError):
+    """The model computed NaN or infinity (its weights or the input are broken)."""
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module | Callable[[torch.Tensor], torch.Tensor],
@@ -56,7 +60,11 @@ def evaluate(
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     for raw, target in bar:
         raw = raw.to(device or "cpu", memory_format=memory_format)
-        acc.update(finest_output(model(raw)).float().cpu().clamp(0, 1).contiguous(), target)
+        out = finest_output(model(raw)).float().cpu()
+        if not torch.isfinite(out).all():  # inf would pass the clamp below and score as a white picture
+            raise NonFiniteOutput(f"the model's output is not finite (NaN/inf) on {images.description}: its "
+                                  "weights or the input are broken; retrain with a lower LR")
+        acc.update(out.clamp(0, 1).contiguous(), target)
     if acc.count == 0:
         raise ValueError(f"cannot evaluate on an empty set ({images.description})")
     scores = acc.compute()
@@ -144,9 +152,11 @@ def evaluate_checkpoint(weights: str | Path, data: str | Path | None = None, spl
         if camera is not None:
             images = adapted(images, folder_domain(camera, data_cfg.white_level), domain)
     classic = classic_for(data_cfg)
-    rows = {state["model_name"]: evaluate(model.to(target_device), images, batch_size, progress=True,
-                                          device=target_device),
-            "classic_isp": evaluate(classic, images, batch_size)}
+    try:
+        scores = evaluate(model.to(target_device), images, batch_size, progress=True, device=target_device)
+    except NonFiniteOutput as exc:
+        raise IsplabError(f"{weights}: {exc}") from None
+    rows = {state["model_name"]: scores, "classic_isp": evaluate(classic, images, batch_size)}
     report = EvalReport(str(weights), images.description, images.split, rows, classic.describe(),
                         training_mode(state.get("config") or {}))
     if json_path is not None:

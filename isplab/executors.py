@@ -7,7 +7,8 @@ collected with ``ray.wait`` as they finish, so each can be saved (and the job re
 
 Ray addresses (``--ray ADDRESS``), as :func:`ray.init` reads them:
 
-* ``local``: start a Ray runtime inside this process (all cores of this machine; ends with it);
+* ``local``: start a Ray runtime inside this process (all cores of this machine; ends with it), closed to
+  the network: every Ray server binds to 127.0.0.1 and requires a fresh random token (:func:`connect_ray`);
 * ``auto``: join the cluster already running on this machine (``ray start --head``, or ``RAY_ADDRESS``);
 * ``HOST:6379``: join the cluster whose head is ``HOST`` (this process becomes a node's driver);
 * ``ray://HOST:10001``: Ray Client, for a driver outside the cluster.
@@ -17,6 +18,10 @@ A process that is already connected to Ray (a notebook, a test fixture) keeps it
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import secrets
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,14 +73,41 @@ class LocalExecutor:
         self.close()
 
 
+LOOPBACK = "127.0.0.1"
+
+
+def _close_local_runtime() -> dict[str, Any]:
+    """Settings that keep a runtime this process starts off the network: Ray's single-machine mode (its
+    servers, agents and workers bind to loopback instead of every interface) and token authentication,
+    with a random token held in this process's environment (inherited by the runtime's processes, never
+    written to disk; a token the user set in ``RAY_AUTH_TOKEN`` is kept). Ray reads these settings when it
+    is imported: set before that, or re-read here. Returns the matching ``ray.init`` options."""
+    imported = "ray" in sys.modules
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ["RAY_AUTH_MODE"] = "token"
+    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+    if imported:
+        from ray._private import ray_constants
+        from ray._raylet import Config
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
+        Config.initialize("")
+    return {"_node_ip_address": LOOPBACK, "include_dashboard": False}
+
+
 def connect_ray(address: str, **init_kwargs: Any) -> tuple[Any, bool]:
     """Connect this process to Ray at ``address`` (see the module docstring); returns ``(ray, started)``,
     ``started`` False when the process was already connected.
 
-    The driver's own ``isplab`` package is shipped to the cluster (``runtime_env`` ``py_modules``), so
-    workers run the same isplab code as the driver even where another (or no) isplab is installed;
-    isplab's dependencies (torch, ...) must be installed on every node.
+    ``local`` starts a runtime bound to 127.0.0.1 behind a token (:func:`_close_local_runtime`; refused if
+    Ray picked another address anyway). The driver's own ``isplab`` package is shipped to the cluster
+    (``runtime_env`` ``py_modules``), so workers run the same isplab code as the driver even where another
+    (or no) isplab is installed; isplab's dependencies (torch, ...) must be installed on every node.
     """
+    loaded = sys.modules.get("ray")  # None also when an import of ray was blocked
+    connected = loaded is not None and loaded.is_initialized()
+    if address == "local" and not connected:  # before ray's import reads the settings, where possible
+        init_kwargs = {**_close_local_runtime(), **init_kwargs}
     try:
         import ray
     except ImportError:
@@ -91,6 +123,12 @@ def connect_ray(address: str, **init_kwargs: Any) -> tuple[Any, bool]:
                           "--head`, then --ray auto or --ray HEAD:6379) or use --ray local for one on this "
                           "machine; a cluster with token authentication also needs RAY_AUTH_MODE=token and its "
                           "token here (docs/scale-out.md)") from None
+    if address == "local" and not ipaddress.ip_address(ray.util.get_node_ip_address()).is_loopback:
+        found = ray.util.get_node_ip_address()
+        ray.shutdown()
+        raise IsplabError(f"--ray local: Ray bound its runtime to {found}, not to loopback, so it would be "
+                          "reachable from the network; refused. Start a cluster yourself (docs/scale-out.md) "
+                          "and pass --ray auto")
     return ray, True
 
 

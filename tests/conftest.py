@@ -9,6 +9,10 @@ stand-in for a heavy function, to prove that an error came before any work. ``wr
 ``write_dng``: raw files of the kinds :func:`isplab.raw.readers.read_raw` reads (the reader tests and the
 develop tests both use them).
 
+``smallnet_tflite``: a small ``.tflite`` of trained weights (exported once per session). ``stale_temp``: the
+temp file a dead isplab writer left. Checksums verified during the session are cached in a temporary folder
+(``ISPLAB_CACHE_DIR``), not the user's.
+
 ``ray_runtime``: one real Ray runtime (2 CPUs, on 127.0.0.1, started in this process the way ``--ray
 local`` starts it) shared by every Ray test of the session: Ray takes seconds to start.
 """
@@ -25,6 +29,14 @@ from PIL import Image
 from isplab.raw.bayer import CFA
 
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isplab_cache_dir(tmp_path_factory):
+    """Checksums verified during the tests are remembered in a temporary cache, not the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ISPLAB_CACHE_DIR", str(tmp_path_factory.mktemp("isplab-cache")))
+        yield
 
 
 def require_shared(*parts: str) -> Path:
@@ -80,6 +92,35 @@ def raising():
 def _write_png16(path: Path, mosaic: np.ndarray) -> Path:
     Image.fromarray(mosaic.astype(np.uint16)).save(path)
     return path
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended (a temp file's writer that is gone)."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.fixture
+def stale_temp(monkeypatch):
+    """``stale_temp(folder, name) -> path``: the temp file an isplab process that died while writing
+    ``folder/name`` left behind (:func:`isplab.atomic.make_temp`'s name, the writer's pid gone)."""
+    def make(folder: Path, name: str) -> Path:
+        from isplab.atomic import make_temp
+
+        folder.mkdir(parents=True, exist_ok=True)
+        pid = _dead_pid()
+        with monkeypatch.context() as m:
+            m.setattr(os, "getpid", lambda: pid)
+            fd, tmp = make_temp(folder / name)
+        os.write(fd, b"half a file")
+        os.close(fd)
+        return Path(tmp)
+
+    return make
 
 
 @pytest.fixture(scope="session")
@@ -149,6 +190,17 @@ def write_dng():
     ``camera_calibrations``, ``analog_balance``, ``as_shot_white_xy`` (pass ``as_shot_neutral=None`` to omit
     that tag), ``baseline_exposure``."""
     return _write_dng
+@pytest.fixture(scope="session")
+def smallnet_tflite(tmp_path_factory) -> Path:
+    """The shipped pretrained ``smallnet`` exported to ``.tflite`` at 16x16 (not optimised: it resizes)."""
+    from isplab.export import export_tflite
+    from isplab.models.weights import load_model_from_checkpoint
+
+    path = tmp_path_factory.mktemp("smallnet-tflite") / "smallnet.tflite"
+    export_tflite(load_model_from_checkpoint("pretrained:smallnet")[0], path, input_size=(16, 16), optimize=False)
+    return path
+
+
 @pytest.fixture(scope="session")
 def ray_runtime():
     """A real local Ray runtime; ``--ray`` commands run in this process join it (ray.is_initialized())."""

@@ -110,3 +110,73 @@ def test_cli_rejects_bad_numbers_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.yml: ckpt_every must be >= 1, got 0" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()  # nothing was written
+
+
+def _laughs(levels: int, key: str = "model") -> str:
+    """A YAML "billion laughs": each level an alias list of nine of the level below (~430 bytes at 9)."""
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join([*lines, f"{key}: *a{levels - 1}"]) + "\n"
+
+
+@pytest.mark.parametrize("levels", [6, 9])
+def test_yaml_alias_bombs_fail_fast_in_one_short_line(tmp_path, levels):
+    import time
+
+    path = tmp_path / "laughs.yml"
+    path.write_text(_laughs(levels))
+    start = time.perf_counter()
+    with pytest.raises(ConfigError) as err:
+        load_yaml(TrainConfig, path)
+    message = str(err.value)
+    assert "expands to more than 100,000 values" in message and len(message) < 300 and "\n" not in message
+    assert time.perf_counter() - start < 10  # was 30 s and 2.5 GB at 9 levels, a 10 MB error line at 6
+
+
+def test_shipped_configs_with_aliases_still_load():
+    cfg = load_train_config("pynetv2_mobile")  # `losses: &mse_ssim [...]`, reused by later stages
+    assert cfg.stages[1].losses == cfg.stages[2].losses
+
+
+def test_error_messages_quote_values_cut_short():
+    with pytest.raises(ConfigError) as err:
+        from_dict(TrainConfig, {"model": ["x" * 100_000]})
+    assert len(str(err.value)) < 300 and "..." in str(err.value)
+
+
+def _float_fields(cls, prefix=()):
+    """Dotted paths of every float field of a config dataclass tree (tuples of floats included)."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        args = typing.get_args(tp)
+        if dataclasses.is_dataclass(tp):
+            yield from _float_fields(tp, (*prefix, f.name))
+        elif tp is float or float in args or (typing.get_origin(tp) is tuple and float in args):
+            yield (*prefix, f.name), typing.get_origin(tp) is tuple
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf"), ".nan", ".inf"])
+def test_non_finite_numbers_are_refused_for_every_float_field(bad):
+    import yaml
+
+    from isplab.search.config import SearchConfig
+
+    value = yaml.safe_load(f"x: {bad}")["x"] if isinstance(bad, str) else bad
+    fields = [(TrainConfig, path, is_tuple) for path, is_tuple in _float_fields(TrainConfig)]
+    fields += [(SearchConfig, path, is_tuple) for path, is_tuple in _float_fields(SearchConfig)
+               if path[0] != "train"]
+    assert len(fields) >= 15
+    for cls, path, is_tuple in fields:
+        data: dict = {}
+        node = data
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = [value, value] if is_tuple else value
+        with pytest.raises(ConfigError, match="finite"):
+            from_dict(cls, data)
+    with pytest.raises(ConfigError, match=r"config\.model_kwargs\.channels: expected a finite number"):
+        from_dict(TrainConfig, {"model_kwargs": {"channels": value}})

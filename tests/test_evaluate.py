@@ -80,7 +80,7 @@ def test_a_module_is_scored_in_eval_mode():
 def test_empty_set_and_broken_output_are_clear_errors():
     with pytest.raises(ValueError, match="empty set.*0 test images"):
         evaluate(_develop, _images(0))
-    with pytest.raises(IsplabError, match="not finite on 5 test images.*retrain with a lower LR"):
+    with pytest.raises(IsplabError, match=r"not finite \(NaN/inf\) on 5 test images.*retrain with a lower LR"):
         evaluate(lambda raw: _develop(raw) * torch.nan, _images())
 
 

@@ -11,6 +11,10 @@ on the embedded val and test photos (never trained on) through the same family.
     python tools/pretrain.py                       # every model in PLANS (about 50 min on 2 idle CPU cores)
     python tools/pretrain.py --models microisp     # one model; others keep their files
     python tools/pretrain.py --table-only          # rewrite the docs table from the shipped files
+    python tools/pretrain.py --manifest            # only rewrite isplab/weights/SHA256SUMS from the files
+
+Every shipped file is checked against ``isplab/weights/SHA256SUMS`` when it is loaded; training a model
+rewrites that manifest, and ``--manifest`` does so alone (after weights were replaced by other means).
 
 Runs live in ``--work`` (default ``pretrain-runs/``) and resume if interrupted.
 """
@@ -103,9 +107,18 @@ def pretrain(name: str, work: Path, threads: int) -> Path:
     ckpt["config"] = asdict(cfg)  # what `isplab eval` scores it with: the same camera family
     ckpt["scores"] = {split: {**s, "photos": photos[split]} for split, s in scores.items()}
     path = save_checkpoint(ROOT / "isplab" / "weights" / weight_card(name).file, ckpt)
+    write_manifest()  # shipped weights are verified against it on every load
     print(f"{name}: test PSNR {scores['test']['psnr']:.2f} dB, SSIM {scores['test']['ssim']:.4f}, "
           f"ΔE {scores['test']['delta_e']:.2f} -> {path} ({path.stat().st_size / 1024:.0f} KiB)", flush=True)
     return path
+
+
+def write_manifest() -> None:
+    """Rewrite ``isplab/weights/SHA256SUMS``: the checksums every load of a shipped file is verified against."""
+    from isplab.integrity import write_manifest as write
+    from isplab.models.cards import shipped_folder
+
+    print(f"wrote {write(shipped_folder(), '*.safetensors')}", flush=True)
 
 
 def table() -> str:
@@ -158,7 +171,11 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "pretrain-runs", help="training runs (resumable)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--manifest", action="store_true", help="only rewrite isplab/weights/SHA256SUMS")
     args = ap.parse_args()
+    if args.manifest:
+        write_manifest()
+        return
     if not args.table_only:
         for name in [m.strip() for m in args.models.split(",") if m.strip()]:
             if name not in PLANS:

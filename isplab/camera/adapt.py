@@ -77,28 +77,32 @@ def to_model_input(signal: np.ndarray, domain: RawDomain) -> np.ndarray:
 # ---- neutral estimates (canonical order, linear signal) -------------------------------------------------
 
 
-def _unsaturated(signal: np.ndarray) -> np.ndarray:
-    return signal.max(axis=0) < SATURATION
+def _unsaturated(signal: np.ndarray, method: str) -> np.ndarray:
+    mask = signal.max(axis=0) < SATURATION
+    if not mask.any():  # nothing to estimate from (an empty mean or percentile)
+        _checked(np.zeros(4), method)
+    return mask
 
 
 def _checked(values: np.ndarray, method: str) -> Four:
     if values.shape != (4,) or not np.all(np.isfinite(values)) or np.any(values <= 0):
         raise IsplabError(f"the frame has too little unsaturated signal for a {method} estimate of its "
-                          "neutral; pass the neutral explicitly")
+                          "neutral; pass the neutral explicitly: --neutral B,G,R,G (the frame's grey in its "
+                          "canonical channels, e.g. --neutral 0.5,1,0.6,1)")
     return normalise_neutral(values)
 
 
 @NEUTRAL_ESTIMATORS.register("grey-world")
 def grey_world(signal: np.ndarray) -> Four:
     """Grey-world: the mean of each channel over unsaturated pixels."""
-    mask = _unsaturated(signal)
+    mask = _unsaturated(signal, "grey-world")
     return _checked(signal[:, mask].mean(axis=1), "grey-world")
 
 
 @NEUTRAL_ESTIMATORS.register("grey-edge")
 def grey_edge(signal: np.ndarray, p: float = 6.0) -> Four:
     """Grey-edge (van de Weijer et al. 2007): Minkowski ``p``-norm of each channel's gradient magnitude."""
-    mask = _unsaturated(signal)
+    mask = _unsaturated(signal, "grey-edge")
     valid = mask[:-1, :-1] & mask[1:, :-1] & mask[:-1, 1:]
     top_left = signal[:, :-1, :-1]
     squared = (signal[:, 1:, :-1] - top_left) ** 2
@@ -112,7 +116,7 @@ def grey_edge(signal: np.ndarray, p: float = 6.0) -> Four:
 @NEUTRAL_ESTIMATORS.register("white-patch")
 def white_patch(signal: np.ndarray, percentile: float = 99.0) -> Four:
     """White-patch (max-RGB): a high percentile of each channel over unsaturated pixels."""
-    mask = _unsaturated(signal)
+    mask = _unsaturated(signal, "white-patch")
     return _checked(np.percentile(signal[:, mask], percentile, axis=1), "white-patch")
 
 

@@ -181,11 +181,13 @@ def load_profile(path: str | Path) -> RawDomain:
     """A camera profile file (YAML, as ``isplab profile`` writes it: a :class:`RawDomain` mapping)."""
     import yaml
 
+    from isplab.config import safe_yaml
+
     path = Path(path)
     if not path.is_file():
         raise IsplabError(f"{path}: camera profile not found. Make one with `isplab profile CHART_RAW --out {path}`")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = safe_yaml(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise IsplabError(f"{path}: not a YAML camera profile ({type(exc).__name__}). "
                           "Write it with `isplab profile`") from None

@@ -33,6 +33,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote as url_quote
 
 from isplab.atomic import write_text_atomic
 from isplab.challenge.score import C, final_score, relative_scores
@@ -305,17 +306,18 @@ class Leaderboard:
 
     def to_markdown(self, image_base: str | Path | None = None) -> str:
         """Markdown page; crop images are linked relative to ``image_base`` (the output folder)."""
-        lines = ["# isplab leaderboard", "", *[f"{t}  " for t in self._intro()], ""]
+        lines = ["# isplab leaderboard", "", *[f"{_md_text(t)}  " for t in self._intro()], ""]
         lines += _md_table(self.columns, [self._our_cells(r) for r in self.rows])
         if self.failures:
             lines += ["", "## Failed runs", ""]
-            lines += [f"- {name}: `{error.splitlines()[0] if error else ''}`" for name, error in self.failures.items()]
+            lines += [f"- {_md_text(name)}: `{_md_code(error.splitlines()[0] if error else '')}`"
+                      for name, error in self.failures.items()]
         crops = [(r.model, c) for r in self.rows for c in r.crops]
         if crops:
             lines += ["", "## Crops", ""]
             for model, c in crops:
                 rel = os.path.relpath(c, image_base) if image_base is not None else c
-                lines.append(f"- {model}: ![{model}]({Path(rel).as_posix()})")
+                lines.append(f"- {_md_text(model)}: ![{_md_text(model)}]({url_quote(Path(rel).as_posix())})")
         lines += ["", "## Reference: MAI 2022 report, Table 1", "", CAPTION + " Last column computed by "
                   "isplab from PSNR and GPU runtime.", ""]
         lines += _md_table((*COLUMNS, "Rel. to MicroISP 1.0"), self._seed_cells())
@@ -370,8 +372,19 @@ class Leaderboard:
         return md, page
 
 
+def _md_text(text: str) -> str:
+    """Text as markdown shows it, never as HTML (names come from result files anyone can write): ``&`` and
+    ``<`` as entities, so no tag or entity can start (``->`` stays readable)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;")
+
+
+def _md_code(text: str) -> str:
+    """Text inside a code span (where HTML is not rendered) that cannot close the span."""
+    return text.replace("`", "'")
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|")
+    return _md_text(text).replace("|", "\\|")
 
 
 def _md_table(columns: tuple[str, ...], rows: list[list[str]]) -> list[str]:

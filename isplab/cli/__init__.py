@@ -6,9 +6,11 @@ which registers the parser and sets ``func(args) -> int``; the CLI is thin and c
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
+from isplab.cli.args import Parser
 from isplab.errors import IsplabError
 
 #: Subcommand modules, in the order ``isplab --help`` lists them.
@@ -18,9 +20,19 @@ SUBCOMMANDS = [
 ]
 
 
+#: Errors of the disk being written (not of isplab or its inputs) -> the fix. Files are written atomically, so
+#: what existed before is intact (a temp file the next run removes may remain).
+_DISK_ERRORS = {
+    errno.ENOSPC: "Free space on that disk, or write the output elsewhere; what existed before is intact",
+    errno.EDQUOT: "Free space within your disk quota, or write the output elsewhere; what existed before is intact",
+    errno.EFBIG: "The file grew beyond the file-size limit of that disk or process; write it elsewhere",
+    errno.EROFS: "That file system is read-only: write the output elsewhere",
+}
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every subcommand, or only of ``command`` (a module name of :data:`SUBCOMMANDS`)."""
-    parser = argparse.ArgumentParser(prog="isplab", description="Learned camera ISPs (MAI 2022 challenge).")
+    parser = Parser(prog="isplab", description="Learned camera ISPs (MAI 2022 challenge).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in [command] if command in SUBCOMMANDS else SUBCOMMANDS:
         importlib.import_module(f"isplab.cli.{name}").add_parser(sub)
@@ -42,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except IsplabError as exc:
         print(f"isplab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"isplab {args.command}: error: {where}{exc.strerror or exc}. {_DISK_ERRORS[exc.errno]}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"isplab {args.command}: interrupted", file=sys.stderr)

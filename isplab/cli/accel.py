@@ -59,8 +59,12 @@ def run_check(args: argparse.Namespace) -> int:
 
     from isplab.accel.check import check_path
     from isplab.accel.toolchains import Toolchains
-    from isplab.atomic import write_text_atomic
+    from isplab.atomic import check_writable, write_text_atomic
+    from isplab.paths import check_apart
 
+    check_apart({"MODEL": args.model}, {"--json": args.json})
+    if args.json:
+        check_writable(args.json, "report (--json)")
     report = check_path(args.model, args.targets, args.tile, samples=args.samples, int8=not args.no_int8,
                         optimize=args.optimize, chains=Toolchains.load(args.cache))
     print(report.render())

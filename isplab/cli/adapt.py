@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from isplab.cli.args import add_device_arguments
+from isplab.cli.args import add_device_arguments, finite_float
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shots", type=int, default=DEFAULT_SHOTS,
                    help=f"training pairs to use, the first ones in file order (default {DEFAULT_SHOTS})")
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"optimisation steps (default {DEFAULT_STEPS})")
-    p.add_argument("--lr", type=float, default=DEFAULT_LR,
+    p.add_argument("--lr", type=finite_float, default=DEFAULT_LR,
                    help=f"peak learning rate, cosine to 1%% of it (default {DEFAULT_LR})")
     p.add_argument("--seed", type=int, default=0)
     add_device_arguments(p, default="auto")
@@ -29,8 +29,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from isplab.paths import check_apart
     from isplab.train.adapt import adapt_config, run_adapt
 
+    check_apart({"--weights": args.weights, "--data": args.data}, {}, {"--out": args.out})
     cfg = adapt_config(args.weights, args.data, shots=args.shots, steps=args.steps, lr=args.lr, seed=args.seed,
                        device=args.device, amp=args.amp or "none")
     result = run_adapt(cfg, args.out, progress=not args.no_progress)

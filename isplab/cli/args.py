@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
+
+from isplab.errors import quote
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -12,6 +15,25 @@ def parse_size(text: str) -> tuple[int, int]:
     if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
         raise argparse.ArgumentTypeError(f"bad size {text!r}: use HxW with positive sides, e.g. 544x960")
     return int(m.group(1)), int(m.group(2))
+
+
+def finite_float(text: str) -> float:
+    """A float option's value: any finite number (``nan``, ``inf`` would pass ``float()`` and poison levels,
+    budgets and rates downstream)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {quote(text)}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {quote(text)}")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse`` with usage errors that quote a value cut short (a pasted megabyte stays off the terminal)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        super().error(re.sub(r"'([^']{80,})'", lambda m: quote(m.group(1)), message))
 
 
 # Literal copies of isplab.train.device.DEVICES / AMP_MODES: building a parser must not import torch

@@ -29,7 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from isplab.atomic import check_writable, remove_stale_temps
     from isplab.bench import DEFAULT_INPUT_SIZE, bench_tflite, bench_torch
+    from isplab.paths import check_apart
 
+    check_apart({"MODEL": args.model}, {"--json": args.json})
     if args.json is not None:
         remove_stale_temps(check_writable(args.json, "benchmark JSON (--json)").parent)
     if args.model.suffix.lower() == ".tflite":

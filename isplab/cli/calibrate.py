@@ -6,15 +6,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from isplab.cli.args import finite_float
+
 if TYPE_CHECKING:
     from isplab.camera.calibrate import Calibration
 
 
 def _levels(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    return tuple(finite_float(v) for v in text.split(","))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from isplab.camera.calibrate import DEFAULT_LEVELS, calibrate_checkpoint
+    from isplab.paths import check_apart
 
+    check_apart({"--weights": args.weights}, {"--out": args.out})  # no --out: in place, as documented
     report(*calibrate_checkpoint(args.weights, args.out, args.levels or DEFAULT_LEVELS))
     return 0
 

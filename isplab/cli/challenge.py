@@ -29,7 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from isplab.challenge.run import run_challenge
+    from isplab.paths import check_apart
 
+    check_apart({"--data": args.data}, {}, {"--out": args.out})
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     run_challenge(args.out, models, args.budget, args.data, args.threads, progress=not args.no_progress,
                   split=args.split, init=args.init, device=args.device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from isplab.cli.develop import adapter_settings, add_adapter_options, add_raw_options, add_tiling_options, raw_options
 
@@ -25,8 +26,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from isplab.develop.compare import check_crop, compare, crops_folder
+    from isplab.develop.compare import check_crop, compare, crops_folder, dataset_target
     from isplab.develop.pipeline import DevelopSettings, check_settings
+    from isplab.paths import check_apart
+
+    check_apart({"INPUT": [args.input, dataset_target(Path(args.input))], "--weights": args.weights},
+                {"--out": args.out}, {"--out": crops_folder(args.out)})
 
     settings = check_settings(DevelopSettings(tile=args.tile, overlap=args.overlap, read_options=raw_options(args),
                                               **adapter_settings(args)))

@@ -47,7 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_synth(args: argparse.Namespace) -> int:
     from isplab.data import CameraFamily, synthesize_dataset
+    from isplab.paths import check_apart
 
+    check_apart({"--camera": args.camera}, {}, {"--out": args.out})
     camera = CameraFamily.load(args.camera) if args.camera else None
     start = time.perf_counter()
     out = synthesize_dataset(args.out, n=args.n, seed=args.seed, camera=camera, size=args.size, val=args.val,
@@ -73,9 +75,14 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_pack(args: argparse.Namespace) -> int:
-    from isplab.data.pack import pack_dataset
+    from isplab.data.pack import already_packed, pack_dataset
     from isplab.data.store import check_store
+    from isplab.paths import check_apart
 
+    check_apart({"DIR": args.dir}, {}, {"--out": args.out})
+    if not args.overwrite and already_packed(args.dir, args.out, args.shard_pairs):
+        print(f"{args.out}: already packed from {args.dir} and no source file changed since; nothing to do")
+        return 0
     start = time.perf_counter()
     out = pack_dataset(args.dir, args.out, overwrite=args.overwrite, shard_pairs=args.shard_pairs,
                        workers=args.workers)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from isplab.cli.args import finite_float
+from isplab.errors import quote
 
 
 def add_raw_options(p: argparse.ArgumentParser) -> None:
@@ -13,8 +17,8 @@ def add_raw_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--height", type=int, help="height of a headerless .raw in photosites")
     g.add_argument("--bit-depth", type=int, help="bits per sample of a headerless .raw (default 10)")
     g.add_argument("--endianness", choices=["little", "big"], help="byte order of a headerless .raw")
-    g.add_argument("--black", type=float, help="black level in sensor units")
-    g.add_argument("--white", type=float, help="white level in sensor units (default 2**bits - 1; PNG: 1020)")
+    g.add_argument("--black", type=finite_float, help="black level in sensor units")
+    g.add_argument("--white", type=finite_float, help="white level in sensor units (default 2**bits - 1; PNG: 1020)")
 
 
 def raw_options(args: argparse.Namespace) -> dict[str, object]:
@@ -35,21 +39,27 @@ def add_tiling_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads")
 
 
+#: ``--neutral`` names (a literal copy of isplab.develop.pipeline.NEUTRALS: the parser imports no numpy).
+NEUTRALS = ("as-shot", "grey-world", "grey-edge", "white-patch")
+
+
 def _exposure(text: str) -> float | str:
     if text == "auto":
         return text
     try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
+        return finite_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a finite number, got {quote(text)}") from None
 
 
 def add_adapter_options(p: argparse.ArgumentParser) -> None:
     """The camera adapter (on by default for models that carry their raw domain: checkpoints and their exports)."""
     g = p.add_argument_group("camera adapter: map each frame into the model's raw domain (docs/camera.md)")
     g.add_argument("--no-adapt", action="store_true", help="feed the frame as read (its own levels only)")
-    g.add_argument("--neutral", default="as-shot", choices=["as-shot", "grey-world", "grey-edge", "white-patch"],
-                   help="the frame's white: as-shot (the file's; grey-edge when it has none) or an estimator")
+    g.add_argument("--neutral", default="as-shot", type=neutral_option, metavar="NAME|B,G,R,G",
+                   help="the frame's white: as-shot (the file's; grey-edge when it has none), an estimator "
+                        "(grey-world, grey-edge, white-patch), or 4 values: the frame's grey in canonical channels "
+                        "B,Gr,R,Gb (e.g. 0.5,1,0.6,1)")
     g.add_argument("--exposure", type=_exposure, default="auto",
                    help="auto (default: the frame's bright end to the level the model was trained at, like "
                         "LibRaw's auto-brightness) or a factor after white balance (times 2**BaselineExposure of "
@@ -61,6 +71,20 @@ def add_adapter_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--camera", metavar="PROFILE",
                    help="camera profile (YAML from `isplab profile`) for files without colour metadata (PNG "
                         "mosaics, .raw): their colour space and levels")
+
+
+def neutral_option(text: str) -> str | tuple[float, ...]:
+    """``--neutral``: an estimator name (:data:`NEUTRALS`) or 4 positive numbers ``B,G,R,G``."""
+    if text in NEUTRALS:
+        return text
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(NEUTRALS)} or 4 values B,G,R,G "
+                                         f"(e.g. 0.5,1,0.6,1), got {quote(text)}")
+    values = tuple(finite_float(v) for v in parts)
+    if min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"neutral values must be > 0, got {quote(text)}")
+    return values
 
 
 def adapter_settings(args: argparse.Namespace) -> dict[str, object]:
@@ -97,9 +121,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from isplab.atomic import check_folder
-    from isplab.develop.pipeline import DevelopSettings, check_settings, develop_many
+    from isplab.develop.pipeline import DevelopSettings, check_settings, develop_many, output_path, raw_inputs
     from isplab.develop.runners import load_runner
+    from isplab.paths import check_apart
 
+    files = raw_inputs(args.inputs)
+    check_apart({"INPUT": files, "--weights": args.weights, "--camera": args.camera},
+                {"--out": [output_path(p, Path(args.out), args.fmt) for p in files]})
     settings = check_settings(DevelopSettings(fmt=args.fmt, tile=args.tile, overlap=args.overlap,
                                               quality=args.quality, read_options=raw_options(args),
                                               copy_orientation=not args.no_orientation,

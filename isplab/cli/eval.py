@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from isplab.cli.args import add_device_arguments
+from isplab.cli.args import add_device_arguments, finite_float
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="val", choices=["val", "test", "all"],
                    help="val (default): the validation pairs/photos; test: the test split; all: every pair of "
                         "--data, training pairs included (see docs/training.md 'Splits')")
-    p.add_argument("--val-fraction", type=float, default=0.1,
+    p.add_argument("--val-fraction", type=finite_float, default=0.1,
                    help="held-out share of a folder without val/ (as in training; default 0.1)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--json", help="write the results as JSON here")
@@ -30,7 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from isplab.errors import IsplabError
     from isplab.evaluate import evaluate_checkpoint
+    from isplab.paths import check_apart
 
+    check_apart({"--weights": args.weights, "--data": args.data}, {"--json": args.json})
     if args.batch_size < 1:
         raise IsplabError(f"--batch-size {args.batch_size}: must be >= 1. Omit it for the default 8")
     if not 0 < args.val_fraction < 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from isplab.cli.args import parse_size
+from isplab.cli.args import finite_float, parse_size
 from isplab.cli.develop import add_raw_options, raw_options
 from isplab.runtime import FULL_HD_INPUT
 
@@ -37,10 +37,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(e.g. htp,gpu; toolchains from `isplab accel setup`); a wrong output fails the export")
     p.add_argument("--accel-tile", type=parse_size, metavar="HxW",
                    help="packed tile the accelerators run (default 162x216, fitted to the model)")
-    p.add_argument("--fp32-tol", type=float, default=1e-3, help="fp32 max-abs tolerance (default 1e-3; an "
+    p.add_argument("--fp32-tol", type=finite_float, default=1e-3, help="fp32 max-abs tolerance (default 1e-3; an "
                                                                 "optimised graph is held to 1e-5)")
-    p.add_argument("--fp16-budget", type=float, default=0.1, help="fp16 PSNR loss budget, dB (default 0.1)")
-    p.add_argument("--int8-budget", type=float, default=1.0, help="int8 PSNR loss budget, dB (default 1.0)")
+    p.add_argument("--fp16-budget", type=finite_float, default=0.1, help="fp16 PSNR loss budget, dB (default 0.1)")
+    p.add_argument("--int8-budget", type=finite_float, default=1.0, help="int8 PSNR loss budget, dB (default 1.0)")
     p.add_argument("--calib-data", metavar="DIR", help="dataset folder (UltraISP/Zurich layout) for int8 "
                                                         "calibration")
     p.add_argument("--parity-data", metavar="DIR", help="dataset folder whose targets make the fp16/int8 "
@@ -57,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     from isplab.export.convert import export_tflite
     from isplab.export.parity import ParityBudget
     from isplab.export.sources import export_data, load_export_model, read_raw_frames
+    from isplab.paths import check_apart
 
+    check_apart({"--weights": args.weights, "--calib-data": args.calib_data, "--parity-data": args.parity_data,
+                 "--parity-raw": args.parity_raw}, {"--out": args.out})
     if args.int8_io and args.precision != "int8":
         raise IsplabError("--int8-io needs --precision int8")
     if args.precision == "int8" and not args.calib_data:

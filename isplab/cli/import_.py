@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from isplab.cli.args import finite_float
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                  "source (efficientisp, robustisp, rmfanet_tiny)")
     p.add_argument("--from", dest="source", required=True, help="the .tflite or .pth file")
     p.add_argument("--out", required=True, help="checkpoint .pt to write")
-    p.add_argument("--input-scale", type=float,
+    p.add_argument("--input-scale", type=finite_float,
                    help="white level of the file's raw input, where the mapper takes one (jmu_cvlab)")
     p.add_argument("--no-calibrate", action="store_true",
                    help="do not find the model's neutral (by default the import runs `isplab calibrate` on the "
@@ -24,10 +27,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
+    from isplab.atomic import check_writable, make_temp, remove_stale_temps
     from isplab.models import count_parameters
     from isplab.models.imports import import_pytorch, pytorch_sources
     from isplab.models.weights import model_checkpoint, save_checkpoint
+    from isplab.paths import check_apart
 
+    check_apart({"--from": args.source}, {"--out": args.out})
+    out = check_writable(args.out, "checkpoint (--out)")
+    remove_stale_temps(out.parent)
     if args.model in pytorch_sources():  # community .pth: the importer knows the authors' raw domain
         model_name, model, domain = import_pytorch(args.model, args.source)
     else:
@@ -36,17 +46,35 @@ def run(args: argparse.Namespace) -> int:
         options = {} if args.input_scale is None else {"input_scale": args.input_scale}
         model_name, model = args.model, load_tflite_model(args.model, args.source, **options)
         domain = imported_domain(args.model, args.input_scale)
-    path = save_checkpoint(args.out, model_checkpoint(model_name, {}, model, domain))
-    print(f"imported {count_parameters(model):,} parameters of {args.source} into {model_name} -> {path} "
+    checkpoint = model_checkpoint(model_name, {}, model, domain)
+    print(f"imported {count_parameters(model):,} parameters of {args.source} into {model_name} -> {out} "
           f"(raw domain: {domain.camera or 'unnamed'})")
-    if not args.no_calibrate and domain.neutral is None:
-        from isplab.camera.calibrate import calibrate_checkpoint
-        from isplab.cli.calibrate import report
-        from isplab.errors import IsplabError
-
-        try:
-            report(*calibrate_checkpoint(path))
-        except IsplabError as exc:  # the import itself succeeded: keep its checkpoint, say what is missing
-            print(f"warning: {exc}; the checkpoint has no neutral (the camera adapter will not white-balance for "
-                  f"it). Retry with `isplab calibrate --weights {path} --levels ...`")
+    if args.no_calibrate or domain.neutral is not None:
+        save_checkpoint(out, checkpoint)
+        return 0
+    # Calibrated from a temp file into --out: a killed import leaves no uncalibrated --out.
+    fd, tmp = make_temp(out)
+    os.close(fd)
+    try:
+        save_checkpoint(tmp, checkpoint)
+        if not _calibrate(tmp, out):
+            save_checkpoint(out, checkpoint)
+    finally:
+        os.unlink(tmp)
     return 0
+
+
+def _calibrate(tmp: str, out: Path) -> bool:
+    """Calibrate the imported checkpoint ``tmp`` into ``out`` (in ``out``'s format); a failed calibration says
+    what is missing and returns False (the caller keeps the import uncalibrated)."""
+    from isplab.camera.calibrate import calibrate_checkpoint
+    from isplab.cli.calibrate import report
+    from isplab.errors import IsplabError
+
+    try:
+        report(*calibrate_checkpoint(tmp, out))
+    except IsplabError as exc:  # the import itself succeeded: keep its checkpoint, say what is missing
+        print(f"warning: {str(exc).replace(tmp, str(out))}; the checkpoint has no neutral (the camera adapter will "
+              f"not white-balance for it). Retry with `isplab calibrate --weights {out} --levels ...`")
+        return False
+    return True

@@ -22,7 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from isplab.challenge.leaderboard import Leaderboard, load_results
+    from isplab.paths import check_apart
 
+    results = [f for p in args.results for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
+    check_apart({"RESULTS": results}, {"--out": [args.out / "leaderboard.md", args.out / "leaderboard.html"]})
     board = Leaderboard(load_results(args.results), reference=args.reference)
     md, page = board.write(args.out)
     print(board.to_markdown(image_base=args.out), end="")

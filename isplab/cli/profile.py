@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from isplab.cli.args import finite_float
 from isplab.cli.develop import add_raw_options, raw_options
+from isplab.errors import quote
 
 
 def _corners(text: str) -> tuple[tuple[float, float], ...]:
     try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
+        values = [finite_float(v) for v in text.split(",")]
+    except argparse.ArgumentTypeError:
         values = []
     if len(values) != 8:
-        raise argparse.ArgumentTypeError(f"expected 8 comma-separated numbers x1,y1,...,x4,y4, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected 8 comma-separated finite numbers x1,y1,...,x4,y4, "
+                                         f"got {quote(text)}")
     return tuple((values[i], values[i + 1]) for i in range(0, 8, 2))
 
 
@@ -37,11 +40,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from isplab.atomic import check_writable
     from isplab.camera.colorchecker import profile_capture, write_profile
     from isplab.develop.pipeline import reader_options
+    from isplab.paths import check_apart
     from isplab.raw.readers import read_raw
 
     path = Path(args.input)
+    check_apart({"CHART_RAW": path}, {"--out": args.out})
+    check_writable(args.out, "camera profile (--out)")
     profile, fit = profile_capture(read_raw(path, **reader_options(path, raw_options(args))), args.corners,
                                    args.illuminant)
     out = write_profile(profile, fit, args.out)

@@ -17,9 +17,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from isplab.paths import check_apart
     from isplab.search import run_search
     from isplab.search.config import SearchConfig
 
+    check_apart({"--config": args.config}, {}, {"--out": args.out})
     result = run_search(SearchConfig.load(args.config), args.out, ray_address=args.ray)
     b = result.best
     print(f"{len(result.candidates)} candidates, {len(result.front)} on the Pareto front -> {result.files['json']}")

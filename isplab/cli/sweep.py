@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from isplab.cli.args import parse_size
+from isplab.cli.args import finite_float, parse_size
 from isplab.runtime import FULL_HD_INPUT
 
 
@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "cluster running on this machine), HEAD:6379 or ray://HEAD:10001; needs isplab[ray]")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads per run; with --ray also the CPUs each task reserves (default 1)")
-    p.add_argument("--gpus-per-task", type=float, default=0.0, help="with --ray: GPUs each task reserves")
+    p.add_argument("--gpus-per-task", type=finite_float, default=0.0, help="with --ray: GPUs each task reserves")
     p.add_argument("--no-bench", action="store_true", help="skip export + CPU benchmark (no runtime or score)")
     p.add_argument("--input-size", type=parse_size, default=FULL_HD_INPUT, metavar="HxW",
                    help="packed export/benchmark size (default 544x960: Full HD output)")
@@ -44,10 +44,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from isplab.challenge.run import BenchSpec
+    from isplab.paths import check_apart
     from isplab.sweep import plan_runs, run_sweep
 
     models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
     runs = plan_runs(args.configs, models, args.budget, args.data, args.steps)
+    check_apart({"CONFIG": args.configs, **{f"{r.name}: {key}": paths for r in runs
+                                             for key, paths in r.config.input_paths().items()}},
+                {}, {"--out": args.out})
     bench = None if args.no_bench else BenchSpec(args.input_size, args.bench_runs, 1)
     result = run_sweep(runs, args.out, ray_address=args.ray, split=args.split, threads=args.threads, bench=bench,
                        gpus_per_task=args.gpus_per_task, progress=not args.no_progress)

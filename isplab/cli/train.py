@@ -68,9 +68,17 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from isplab.paths import check_apart
     from isplab.train.engine import train
 
-    result = train(resolve_config(args), args.out, resume=args.resume, progress=not args.no_progress)
+    cfg = resolve_config(args)
+    inputs = cfg.input_paths()
+    if args.resume:  # a resumed run reads its own checkpoint, not --init or another config
+        inputs.pop("init", None)
+    else:
+        inputs["--config"] = [args.config] if args.config else []
+    check_apart(inputs, {}, {"--out": args.out})
+    result = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     if os.environ.get("RANK", "0") != "0":  # torchrun: one summary line, from rank 0
         return 0
     if result.already_finished:

@@ -26,7 +26,8 @@ from torch import Tensor
 from isplab.camera.profile import RawDomain, neutral_from_rgb
 from isplab.colorimetry import BROOKS_MATRICES, camera_colour_space, srgb_to_camera
 from isplab.colour import apply_matrix, inverse_smoothstep, smoothstep, srgb_degamma, srgb_gamma
-from isplab.errors import DataError, first_line
+from isplab.config import safe_yaml, yaml_problem
+from isplab.errors import DataError
 from isplab.raw.bayer import MAI_WHITE_LEVEL, normalize, pack_rgb
 
 REFERENCE = "Brooks et al., Unprocessing Images for Learned Raw Denoising, CVPR 2019"
@@ -184,9 +185,9 @@ def read_camera_file(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise DataError(path, "camera file not found", "check the path")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = safe_yaml(path.read_text())
     except yaml.YAMLError as exc:
-        raise DataError(path, f"not valid YAML/JSON ({first_line(exc)})", "fix the syntax") from None
+        raise DataError(path, f"not valid YAML/JSON ({yaml_problem(exc)})", "fix the syntax") from None
     return data or {}
 
 

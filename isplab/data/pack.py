@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from isplab.atomic import install_folder, write_text_atomic
 from isplab.data.datasets import PairedRawDataset, find_splits
-from isplab.data.store import FORMAT, INDEX, PLAN, is_store, shard_crc, split_name
+from isplab.data.store import FORMAT, INDEX, PLAN, is_store, read_index, shard_crc, split_name
 from isplab.data.synth import read_info
 from isplab.errors import DataError
 
@@ -71,7 +71,8 @@ def pack_dataset(source: str | Path, out: str | Path, overwrite: bool = False, s
         with bar, ThreadPoolExecutor(workers or min(4, os.cpu_count() or 1)) as pool:
             for name, dataset in datasets.items():
                 entries[name] = _pack_split(dataset, partial, plan["shard_pairs"], done, pool, bar)
-        index = {"format": FORMAT, "source": str(source), "shard_pairs": plan["shard_pairs"], "splits": entries}
+        index = {"format": FORMAT, "source": str(source), "shard_pairs": plan["shard_pairs"],
+                 "fingerprint": plan["fingerprint"], "splits": entries}
         for marker in (partial / "shards").glob("*.json"):  # now in the index
             marker.unlink()
         info = read_info(source)
@@ -82,6 +83,19 @@ def pack_dataset(source: str | Path, out: str | Path, overwrite: bool = False, s
         (partial / ".lock").unlink()
         install_folder(partial, out, lambda existing: _check_destination(existing, overwrite))
     return out
+
+
+def already_packed(source: str | Path, out: str | Path, shard_pairs: int | None = None) -> bool:
+    """Whether ``out`` is a finished store of ``source`` as it is now (the same files, sizes and times) with
+    the requested shard size: re-running the pack has nothing to do."""
+    source, out = Path(source).expanduser().absolute(), Path(out).expanduser().absolute()
+    index = read_index(out)
+    if index is None or index.get("source") != str(source) or "fingerprint" not in index:
+        return False
+    if shard_pairs is not None and index.get("shard_pairs") != shard_pairs:
+        return False
+    datasets = {name: PairedRawDataset(source, split=name or None) for name in find_splits(source)}
+    return index["fingerprint"] == _plan(source, datasets, shard_pairs)["fingerprint"]
 
 
 def _plan(source: Path, datasets: dict[str, PairedRawDataset], shard_pairs: int | None) -> dict[str, Any]:

@@ -50,7 +50,8 @@ from isplab.data.datasets import (
     find_splits,
     pair_to_tensors,
 )
-from isplab.errors import DataError
+from isplab.errors import DataError, quote
+from isplab.integrity import verify
 from isplab.raw.bayer import MAI_WHITE_LEVEL
 
 FORMAT = "isplab-store/1"
@@ -79,9 +80,55 @@ def _index(root: Path) -> dict[str, Any]:
     if index is None:
         raise DataError(root, "is not a packed store (no index.json)", "run `isplab data pack DIR --out STORE`")
     if index["format"] != FORMAT:
-        raise DataError(root / INDEX, f"store format {index['format']!r}; this isplab reads {FORMAT}",
+        raise DataError(root / INDEX, f"store format {quote(index['format'])}; this isplab reads {FORMAT}",
                         "re-pack the dataset folder with this isplab (`isplab data pack DIR --out STORE --overwrite`)")
+    problem = _index_problem(root, index)
+    if problem:
+        raise DataError(root / INDEX, f"malformed store index ({problem})",
+                        "run `isplab data pack DIR --out STORE --overwrite` to re-pack the dataset folder")
     return index
+
+
+def _is_int(value: Any, low: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _index_problem(root: Path, index: dict[str, Any]) -> str | None:
+    """What is wrong with a store index's fields (their types, counts and shard paths), or None."""
+    if not isinstance(index.get("source"), str):
+        return "source is not a path"
+    if not _is_int(index.get("shard_pairs"), 1):
+        return f"shard_pairs is {quote(index.get('shard_pairs'))}, not a count >= 1"
+    splits = index.get("splits")
+    if not isinstance(splits, dict) or not splits:
+        return "no splits"
+    for name, entry in splits.items():
+        where = f"split {quote(name)}"
+        if not isinstance(entry, dict):
+            return f"{where} is not a mapping"
+        if entry.get("layout") not in LAYOUTS:
+            return f"{where}: unknown layout {quote(entry.get('layout'))}"
+        size, stems, shards = entry.get("size"), entry.get("stems"), entry.get("shards")
+        if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v, 2) and v % 2 == 0 for v in size)):
+            return f"{where}: size {quote(size)} is not [height, width] in even pixels"
+        if not isinstance(entry.get("target_suffix"), str) or not _is_int(entry.get("max_code")):
+            return f"{where}: no target_suffix or max_code"
+        if not (isinstance(stems, list) and all(isinstance(s, str) for s in stems) and stems):
+            return f"{where}: stems is not a list of file names"
+        if not isinstance(shards, list) or not all(isinstance(s, dict) for s in shards):
+            return f"{where}: shards is not a list"
+        counts = [s.get("count") for s in shards]
+        if not all(_is_int(c, 1) and c <= index["shard_pairs"] for c in counts) or sum(counts) != len(stems):
+            return f"{where}: shard counts {quote(counts)} do not add up to its {len(stems)} stems"
+        for shard in shards:
+            crc = shard.get("crc32")
+            for key in ("raw", "rgb"):
+                path = shard.get(key)
+                if not isinstance(path, str) or (root / "shards").resolve() not in (root / path).resolve().parents:
+                    return f"{where}: shard file {quote(path)} is not in the store's shards/ folder"
+                if not (isinstance(crc, dict) and _is_int(crc.get(key))):
+                    return f"{where}: shard {quote(path)} has no checksum"
+    return None
 
 
 def dataset_splits(root: str | Path) -> dict[str, Layout]:
@@ -174,14 +221,21 @@ class StoredPairs(Dataset):
         return array.view(np.ndarray)  # plain views of the map: np.memmap's slicing runs Python per slice
 
     def _arrays_of(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Every shard mapped, each checked against its CRC-32 once per file version (:mod:`isplab.integrity`:
+        a 40 GB store is read in full only the first time, or after it changed)."""
         if self._arrays is None:
             h, w = self.size
-            self._arrays = []
+            arrays = []
             for shard in self._shards:
                 raw_path, rgb_path = self._shard_paths(shard)
                 n = shard["count"]
-                self._arrays.append((self._open(raw_path, (n, 4, h // 2, w // 2), np.uint16),
-                                     self._open(rgb_path, (n, 3, h, w), np.uint8)))
+                pair = (self._open(raw_path, (n, 4, h // 2, w // 2), np.uint16),
+                        self._open(rgb_path, (n, 3, h, w), np.uint8))
+                for key, path, array in zip(("raw", "rgb"), (raw_path, rgb_path), pair, strict=True):
+                    verify(path, str(shard["crc32"][key]), lambda _, a=array: str(shard_crc(a)),
+                           "run `isplab data pack DIR --out STORE --overwrite` to re-pack the damaged store")
+                arrays.append(pair)
+            self._arrays = arrays
         return self._arrays
 
     def __len__(self) -> int:

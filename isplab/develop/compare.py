@@ -22,6 +22,7 @@ from PIL import Image
 
 from isplab.atomic import check_folder, check_writable, remove_stale_temps, write_atomic, write_text_atomic
 from isplab.classic.visualise import raw_visualisation
+from isplab.develop.checks import check_picture
 from isplab.develop.pipeline import DevelopSettings, check_settings, develop_image, read_frame
 from isplab.develop.runners import CLASSIC, load_runner
 from isplab.errors import DataError, IsplabError
@@ -92,7 +93,7 @@ def build_panels(path: str | Path, weights: Sequence[str], size: int = 384, at: 
     raw = raw_visualisation(torch.from_numpy(packed[:, y0 // 2:(y1 + 1) // 2, x0 // 2:(x1 + 1) // 2])).numpy()
     panels = [Panel("raw (R, mean G, B; gamma 1/2.2)", raw[:, :y1 - y0, :x1 - x0])]
     for runner in runners:
-        rgb = develop_image(image, runner, settings)
+        rgb = check_picture(develop_image(image, runner, settings), path, runner.name, packed)
         panels.append(Panel(runner.name, np.clip(rgb[:, y0:y1, x0:x1], 0, 1)))
     target = dataset_target(path)
     if target is not None:

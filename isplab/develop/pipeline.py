@@ -21,9 +21,10 @@ import numpy as np
 from isplab import __version__
 from isplab.atomic import check_folder, remove_stale_temps
 from isplab.camera.profile import RawDomain, profile_levels, with_profile
+from isplab.develop.checks import OutputCheck
 from isplab.develop.tiling import Runner, run_tiled, tiled_bands
 from isplab.develop.writer import FORMATS, open_image, source_orientation
-from isplab.errors import IsplabError
+from isplab.errors import IsplabError, quote
 from isplab.raw.dng import COLOUR_METHODS
 from isplab.raw.readers import HEADERLESS_SUFFIXES, RawImage, read_raw
 
@@ -52,7 +53,7 @@ class DevelopSettings:
     read_options: dict[str, object] = field(default_factory=dict)
     copy_orientation: bool = True
     adapt: bool = True
-    neutral: str = "as-shot"
+    neutral: str | tuple[float, ...] = "as-shot"  #: a :data:`NEUTRALS` name or 4 values (canonical channels)
     exposure: float | str = "auto"
     colour_method: str = "mixed"
     camera: RawDomain | None = None
@@ -152,13 +153,17 @@ def check_settings(settings: DevelopSettings) -> DevelopSettings:
                           "Raise --tile or lower --overlap")
     if not 1 <= s.quality <= 100:
         raise IsplabError(f"--quality {s.quality}: must be from 1 to 100. Omit it for the default 90")
-    if s.neutral not in NEUTRALS:
-        raise IsplabError(f"--neutral {s.neutral}: unknown. Use one of {', '.join(NEUTRALS)}")
+    if isinstance(s.neutral, str) and s.neutral not in NEUTRALS:
+        raise IsplabError(f"--neutral {s.neutral[:80]}: unknown. Use one of {', '.join(NEUTRALS)}, or 4 values "
+                          "B,G,R,G")
+    if not isinstance(s.neutral, str) and not (len(s.neutral) == 4 and all(np.isfinite(v) and v > 0
+                                                                           for v in s.neutral)):
+        raise IsplabError(f"--neutral {quote(s.neutral)}: needs 4 positive finite values B,G,R,G. Fix the values")
     if s.colour_method not in COLOUR_METHODS:
         raise IsplabError(f"--colour-method {s.colour_method}: unknown. Use one of {', '.join(COLOUR_METHODS)}")
     if s.exposure != "auto" and not (isinstance(s.exposure, int | float) and s.exposure > 0
                                      and np.isfinite(s.exposure)):
-        shown = f"{s.exposure:g}" if isinstance(s.exposure, int | float) else repr(s.exposure)
+        shown = f"{s.exposure:g}" if isinstance(s.exposure, int | float) else quote(s.exposure)
         raise IsplabError(f"--exposure {shown}: must be a positive factor or auto. Omit it for auto")
     _check_reader_options(s.read_options)
     return settings
@@ -205,9 +210,12 @@ def develop_file(path: str | Path, runner: Runner, out_dir: str | Path, settings
     orientation = source_orientation(path) if settings.copy_orientation else None
     writer = open_image(output_path(path, Path(out_dir), settings.fmt), image.shape, settings.fmt, metadata,
                         orientation, settings.quality)
+    check = OutputCheck(path, runner.name, packed)  # nothing is written until the whole picture passed
     for _, rows in tiled_bands(packed, _bound(runner, image, packed), tile_size(runner, settings),
                                settings.overlap, progress):
+        check.band(rows)
         writer.write(rows)
+    check.finish()
     return writer.close()
 
 

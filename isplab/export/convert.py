@@ -21,7 +21,6 @@ import dataclasses
 import io
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from isplab.atomic import check_writable, publish
+from isplab.atomic import check_writable, make_temp, named_errors, publish
 from isplab.camera.profile import RawDomain
 from isplab.errors import IsplabError, first_line
 from isplab.export.audit import AuditReport, audit_tflite
@@ -266,10 +265,10 @@ def _export(original: nn.Module, out_path: Path, input_size: tuple[int, int], pr
     if raw_domain is not None:
         data = add_metadata(data, {RAW_DOMAIN: json.dumps(raw_domain.to_dict()).encode()})
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
+    fd, tmp_name = make_temp(out_path)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with named_errors(out_path), os.fdopen(fd, "wb") as f:
             f.write(data)
         parity = check_parity(tmp, original, samples, precision, budget)
         audit = audit_tflite(tmp)

@@ -160,6 +160,10 @@ def check_parity(
         ref = run_torch(model, s.packed)
         if ref.shape != lite.shape:
             raise ParityError(f"output shape {lite.shape} of the .tflite differs from PyTorch's {ref.shape}")
+        for side, out in (("the PyTorch model", ref), ("the converted .tflite", lite)):
+            if not np.isfinite(out).all():
+                raise ParityError(f"{side} computes NaN/inf on sample {s.name}; nothing was written. Its weights "
+                                  "are broken (or overflow): re-train, or export another checkpoint")
         y0, y1, x0, x1 = s.valid or (0, s.packed.shape[1], 0, s.packed.shape[2])
         ref, lite = ref[0, 2 * y0:2 * y1, 2 * x0:2 * x1], lite[0, 2 * y0:2 * y1, 2 * x0:2 * x1]
         lo, hi = min(lo, float(ref.min())), max(hi, float(ref.max()))

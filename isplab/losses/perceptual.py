@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from isplab.errors import IsplabError
 from isplab.losses.registry import check_pair, register_loss
 from isplab.models.backbones import RESNET50_LAYERS, VGG19, VGG19_LAYERS, ResNet50
+from isplab.models.weights import load_data_only
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -51,12 +52,7 @@ def load_backbone(net: nn.Module, path: str | Path, kind: str) -> None:
         raise IsplabError(
             f"{path}: {kind} weight file not found. Make it where torchvision is installed: {EXPORT_HINT[kind]}"
         )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 -- any unreadable file gets the same actionable message
-        raise IsplabError(
-            f"{path}: not a readable torch state dict ({exc}). Make one with: {EXPORT_HINT[kind]}"
-        ) from None
+    state = load_data_only(path, "not a readable torch state dict", f"Make one with: {EXPORT_HINT[kind]}")
     if not isinstance(state, dict):
         raise IsplabError(
             f"{path}: expected a state dict, got {type(state).__name__}. Make one with: {EXPORT_HINT[kind]}"

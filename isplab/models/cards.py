@@ -73,7 +73,7 @@ class WeightCard(Entry):
     def path(self) -> Path:
         """The weights file: the packaged one, or the cache's for an imported card."""
         if self.file:
-            return Path(str(resources.files("isplab").joinpath("weights", self.file)))
+            return shipped_folder() / self.file
         return weights_cache() / f"{self.name}.safetensors"
 
     def available(self) -> bool:
@@ -81,7 +81,10 @@ class WeightCard(Entry):
 
     def metadata(self) -> dict[str, Any]:
         """The card part stored in the file (raw domain, scores, provenance); ``{}`` before it exists."""
-        return read_card(self.path()) if self.available() else {}
+        if not self.available():
+            return {}
+        verify_shipped(self.path())
+        return read_card(self.path())
 
 
 WEIGHTS: Registry[WeightCard] = Registry("weights", WeightCard, hint="see `isplab models --pretrained`")
@@ -104,6 +107,21 @@ def register_shipped(model: str) -> WeightCard:
     """The card of ``model``'s weights shipped in the package (``MODEL.embedded``, its default)."""
     return register_weights(f"{model}.{SHIPPED_TAG}", file=f"{model}.{SHIPPED_TAG}.safetensors",
                             source=SHIPPED_SOURCE, licence=SHIPPED_LICENCE, data=SHIPPED_DATA, default=True)
+
+
+def shipped_folder() -> Path:
+    """The package's folder of shipped weights (``isplab/weights/``, with its ``SHA256SUMS``)."""
+    return Path(str(resources.files("isplab").joinpath("weights")))
+
+
+def verify_shipped(path: Path) -> None:
+    """A file of :func:`shipped_folder` must match its ``SHA256SUMS`` (hashed once per file version; safetensors
+    checks its header, not the bytes of the tensors): a damaged install is a one-line :class:`DataError`."""
+    from isplab.integrity import verify_listed
+
+    if path.resolve().parent == shipped_folder().resolve():
+        verify_listed(path, "reinstall isplab, or restore isplab/weights/ (`git checkout isplab/weights`); "
+                            "after retraining, `python tools/pretrain.py --manifest` rewrites the checksums")
 
 
 def weights_cache() -> Path:
@@ -142,6 +160,16 @@ def read_card(path: str | Path) -> dict[str, Any]:
     """The card stored in a weights file's metadata (``{}`` for a file without one)."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        text = (f.metadata() or {}).get(CARD_KEY)
-    return {} if text is None else json.loads(text)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            text = (f.metadata() or {}).get(CARD_KEY)
+        card = {} if text is None else json.loads(text)
+    except PermissionError:
+        raise IsplabError(f"{path}: cannot read this file (permission denied). Fix its permissions") from None
+    except Exception as exc:  # safetensors and json raise their own error types for damaged files
+        raise IsplabError(f"{path}: not a readable safetensors weights file ({exc.__class__.__name__}). "
+                          "Re-export or re-train it") from None
+    if not isinstance(card, dict):
+        raise IsplabError(f"{path}: damaged weights file: its {CARD_KEY} metadata is not a mapping. "
+                          "Re-export or re-train it")
+    return card

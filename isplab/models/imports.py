@@ -17,7 +17,7 @@ from isplab.camera.profile import ULTRAISP_BLACK, RawDomain
 from isplab.errors import IsplabError
 from isplab.models.cards import register_weights
 from isplab.models.registry import create_model
-from isplab.models.weights import load_weights
+from isplab.models.weights import load_data_only, load_weights
 from isplab.registry import Entry, Registry
 
 StateDict = dict[str, torch.Tensor]
@@ -100,10 +100,7 @@ def import_pytorch(source: str, path: str | Path) -> tuple[str, nn.Module, RawDo
     path = Path(path)
     if not path.is_file():
         raise IsplabError(f"{path}: no such file. Pass the {source} .pth state dict")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or foreign files
-        raise IsplabError(f"{path}: not a readable PyTorch state dict ({exc.__class__.__name__})") from None
+    state = load_data_only(path, "not a readable PyTorch state dict", f"Pass the {source} .pth state dict")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise IsplabError(f"{path}: expected a state dict (name -> tensor), as torch.save(model.state_dict())")
     model = create_model(entry.model)

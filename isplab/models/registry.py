@@ -8,6 +8,7 @@ model built by :func:`create_model`) and its training recipe (``isplab/configs/<
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from isplab.camera.profile import ISPLAB_DOMAIN, RawDomain
+from isplab.errors import IsplabError, first_line, quote
 from isplab.registry import Entry, Registry
 
 _Factory = TypeVar("_Factory", bound=Callable[..., nn.Module])
@@ -101,7 +103,17 @@ def create_model(name: str, pretrained: bool | str = False, **overrides) -> nn.M
     those weights are loaded; the model is returned in train mode either way.
     """
     entry = model_entry(name)
-    model = entry.factory(**overrides)
+    options = inspect.signature(entry.factory).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in options.values()):
+        unknown = sorted(set(overrides) - set(options))
+        if unknown:
+            raise IsplabError(f"model {name!r} has no option {quote(unknown[0])}; its options: "
+                              f"{', '.join(options) or 'none'}. Fix model_kwargs")
+    try:
+        model = entry.factory(**overrides)
+    except (TypeError, ValueError, RuntimeError, ZeroDivisionError) as exc:  # e.g. a negative channel count
+        raise IsplabError(f"model {name!r} cannot be built with {quote(overrides)} ({first_line(exc)[:120]}). "
+                          "Fix model_kwargs") from None
     model.register_forward_pre_hook(partial(_check_input, entry))
     if pretrained:
         from isplab.models.weights import load_pretrained_into

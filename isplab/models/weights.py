@@ -17,7 +17,10 @@ Weights are named by a *spec*: a checkpoint path, or ``pretrained:MODEL[.TAG]`` 
 
 from __future__ import annotations
 
+import io
 import json
+import pickle
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,8 @@ from torch import nn
 
 from isplab.atomic import write_atomic
 from isplab.camera.profile import ISPLAB_DOMAIN, RawDomain
-from isplab.errors import IsplabError
+from isplab.errors import IsplabError, first_line, quote
+from isplab.models.cards import CARD_KEY, read_card, verify_shipped
 from isplab.models.registry import create_model, list_models
 
 PRETRAINED_PREFIX = "pretrained:"
@@ -44,7 +48,9 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
         state = {**state, "raw_domain": ISPLAB_DOMAIN.to_dict()}
     if Path(path).suffix == ".safetensors":
         return save_safetensors(path, state)
-    return write_atomic(path, lambda f: torch.save(state, f))
+    buffer = io.BytesIO()  # serialised first: a full disk then fails the write itself (an OSError naming the
+    torch.save(state, buffer)  # file), not inside torch.save (a RuntimeError without it)
+    return write_atomic(path, lambda f: f.write(buffer.getbuffer()))
 
 
 def _non_finite(value: Any, key: str = "") -> Iterator[str]:
@@ -60,12 +66,58 @@ def _non_finite(value: Any, key: str = "") -> Iterator[str]:
             yield from _non_finite(v, f"{key}.{i}")
 
 
+def load_data_only(path: str | Path, unreadable: str = "not a readable isplab checkpoint",
+                   fix: str = "Re-export or re-train it") -> Any:
+    """``torch.load`` as data only (``weights_only``): tensors, numbers, strings and containers. A file whose
+    unpickling would call anything else (a class, a function: code a shared file could carry) is refused
+    without running it; every failure is one :class:`IsplabError` naming ``path`` (``unreadable``, ``fix``:
+    the wording for a corrupt file). Every ``.pt``/``.pth`` isplab reads goes through here."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError:
+        raise IsplabError(f"{path}: cannot read this file (permission denied). Fix its permissions") from None
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))  # else a corrupt pickle (an unknown opcode...)
+        if found:
+            raise IsplabError(f"{path}: refused: loading it would run code (it names {found.group(1)}); isplab "
+                              "loads weights as data only. Use a file written by isplab or "
+                              "torch.save(model.state_dict()), or convert foreign weights with `isplab import`"
+                              ) from None
+        raise IsplabError(f"{path}: {unreadable} (UnpicklingError). {fix}") from None
+    except Exception as exc:  # torch raises many types for corrupt files
+        raise IsplabError(f"{path}: {unreadable} ({exc.__class__.__name__}). {fix}") from None
+
+
+def _check_fields(state: Any, path: Path) -> dict[str, Any]:
+    """The fields every loader reads, checked for their types (a crafted file gets one line, not a traceback)."""
+    if not isinstance(state, dict) or "model_name" not in state or "model" not in state:
+        raise IsplabError(f"{path}: not an isplab checkpoint (no model_name/model keys). "
+                          "Convert foreign weights with `isplab import`")
+    problem = None
+    if not isinstance(state["model_name"], str):
+        problem = f"model_name is {quote(state['model_name'])}, not a model name"
+    elif not isinstance(state["model"], dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state["model"].items()):
+        problem = "model is not a state dict (name -> tensor)"
+    elif not isinstance(state.get("model_kwargs", {}), dict) or not all(
+            isinstance(k, str) for k in state.get("model_kwargs", {})):
+        problem = f"model_kwargs is {quote(state['model_kwargs'])}, not a mapping of option names"
+    elif state.get("raw_domain") is not None and not isinstance(state["raw_domain"], dict):
+        problem = f"raw_domain is {quote(state['raw_domain'])}, not a mapping"
+    elif not isinstance(state.get("config", {}), dict) or not isinstance(state.get("config", {}).get("data", {}),
+                                                                         dict):
+        problem = f"config is {quote(state['config'])}, not a training config mapping"
+    elif "step" in state and (type(state["step"]) is not int or state["step"] < 0):
+        problem = f"step is {quote(state['step'])}, not a count of steps"
+    if problem:
+        raise IsplabError(f"{path}: damaged checkpoint: {problem}. Re-export or re-train it")
+    return state
+
+
 def save_safetensors(path: str | Path, state: dict[str, Any]) -> Path:
     """A weights-only checkpoint as safetensors: ``state['model']``'s tensors, every other field (model name
     and arguments, raw domain, scores, provenance: plain JSON data) as the file's card metadata."""
     from safetensors.torch import save
-
-    from isplab.models.cards import CARD_KEY
 
     card = {k: v for k, v in state.items() if k != "model"}
     try:
@@ -80,10 +132,11 @@ def save_safetensors(path: str | Path, state: dict[str, Any]) -> Path:
 def _load_safetensors(path: Path) -> dict[str, Any]:
     from safetensors.torch import load
 
-    from isplab.models.cards import read_card
-
+    card = read_card(path)
     try:
-        card, tensors = read_card(path), load(path.read_bytes())
+        tensors = load(path.read_bytes())
+    except PermissionError:
+        raise IsplabError(f"{path}: cannot read this file (permission denied). Fix its permissions") from None
     except Exception as exc:  # safetensors raises its own error types for damaged files
         raise IsplabError(f"{path}: not a readable safetensors checkpoint ({exc.__class__.__name__}). "
                           "Re-export or re-train it") from None
@@ -91,25 +144,16 @@ def _load_safetensors(path: Path) -> dict[str, Any]:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint dict of ``path``, checked: readable, an isplab checkpoint, every tensor finite."""
+    """The checkpoint dict of ``path``, checked: readable as data only, an isplab checkpoint, every tensor
+    finite; shipped weights also match their recorded checksum."""
     path = Path(path)
     if not path.is_file():
         raise IsplabError(f"{path}: checkpoint not found. Pass the .pt file written by `isplab train` "
                           "(RUNDIR/checkpoints/last.pt or best.pt) or by `isplab import`, or pretrained:NAME "
                           f"({', '.join(list_models(pretrained=True)) or 'none shipped yet'})")
-    if path.suffix == ".safetensors":
-        state: Any = _load_safetensors(path)
-    else:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except PermissionError:
-            raise IsplabError(f"{path}: cannot read this file (permission denied). Fix its permissions") from None
-        except Exception as exc:  # torch raises many types for corrupt files
-            raise IsplabError(f"{path}: not a readable isplab checkpoint ({exc.__class__.__name__}). "
-                              "Re-export or re-train it") from None
-    if not isinstance(state, dict) or "model_name" not in state or "model" not in state:
-        raise IsplabError(f"{path}: not an isplab checkpoint (no model_name/model keys). "
-                          "Convert foreign weights with `isplab import`")
+    verify_shipped(path)
+    state = _load_safetensors(path) if path.suffix == ".safetensors" else load_data_only(path)
+    state = _check_fields(state, path)
     bad = next(_non_finite(state), None)
     if bad is not None:
         raise IsplabError(f"{path}: non-finite values (NaN/inf) in {bad}: the training run diverged. "
@@ -128,7 +172,15 @@ def model_checkpoint(
 def raw_domain(state: dict[str, Any], source: str | Path = "checkpoint") -> RawDomain:
     """The raw domain stored in a checkpoint dict (isplab's default for files older than the field)."""
     data = state.get("raw_domain")
-    return ISPLAB_DOMAIN if data is None else RawDomain.from_dict(data, str(source))
+    if data is None:
+        return ISPLAB_DOMAIN
+    try:
+        if not isinstance(data, dict):
+            raise TypeError(f"{quote(data)} is not a mapping")
+        return RawDomain.from_dict(data, str(source))
+    except (IsplabError, TypeError, ValueError) as exc:  # wrong types, lengths or keys
+        raise IsplabError(f"{source}: its raw_domain is unusable ({first_line(exc)}). Re-export the checkpoint "
+                          "with this isplab, or re-calibrate it (`isplab calibrate`)") from None
 
 
 def load_weights(model: nn.Module, weights: dict[str, torch.Tensor], source: str | Path, claims: str) -> nn.Module:
@@ -223,7 +275,10 @@ def load_model_from_checkpoint(spec: str | Path) -> tuple[nn.Module, dict[str, A
     ``(model in eval mode, checkpoint dict)``; the dict's ``raw_domain`` is always filled in."""
     path = resolve_weights(spec)
     state = load_checkpoint(path)
-    model = create_model(state["model_name"], **state.get("model_kwargs", {}))
+    try:
+        model = create_model(state["model_name"], **state.get("model_kwargs", {}))
+    except IsplabError as exc:
+        raise IsplabError(f"{path}: {exc}") from None
     load_weights(model, state["model"], path, state["model_name"])
     state["raw_domain"] = raw_domain(state, path).to_dict()
     return model.eval(), state

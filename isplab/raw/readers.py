@@ -8,6 +8,7 @@ one-line :class:`~isplab.errors.DataError`. Bayer packing itself lives in :mod:`
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from isplab.colorimetry import D50_XY, SRGB_TO_XYZ, XYZ_TO_SRGB, chromatic_adaptation, xy_to_xyz
-from isplab.errors import DataError
+from isplab.errors import DataError, first_line
 from isplab.raw.bayer import CFA, MAI_WHITE_LEVEL, black_level_map, normalize_packed
 from isplab.raw.dng import DngColour, balanced_to_xyz, read_dng_colour, shot_colour
 
@@ -123,15 +124,20 @@ def check_png_mosaic_header(image: Image.Image, path: Path) -> None:
 
 def load_png_mosaic(path: Path) -> np.ndarray:
     """Decode a 16-bit single-channel PNG to a ``(H, W)`` uint16 array (no cropping)."""
+    from PIL import Image  # only PNG mosaics need Pillow: a .raw or DNG development does not load it
+
     _require_file(path)
     try:
-        from PIL import Image  # only PNG mosaics need Pillow: a .raw or DNG development does not load it
-
-        with Image.open(path) as image:
-            check_png_mosaic_header(image, path)
-            array = np.asarray(image)
+        with warnings.catch_warnings():  # frames above ~89 MP are ordinary sensors, not bombs
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                check_png_mosaic_header(image, path)
+                array = np.asarray(image)
     except DataError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise DataError(path, f"PNG too large to decode safely ({first_line(exc)[:120]})",
+                        "split the frame into smaller files, or check that it is a real raw mosaic") from None
     except PermissionError:
         raise DataError(path, "cannot read this file (permission denied)", "fix its permissions") from None
     except (OSError, SyntaxError, ValueError) as exc:  # Pillow's errors for corrupt / truncated files
@@ -288,7 +294,15 @@ def read_raw(path: str | Path, **options: object) -> RawImage:
     which reads its geometry from the file and takes no options. ``None`` options are ignored.
     """
     path = Path(path)
-    options = {k: v for k, v in options.items() if v is not None}
+    image = _read_any(path, {k: v for k, v in options.items() if v is not None})
+    if min(image.shape) < 2:
+        h, w = image.shape
+        raise DataError(path, f"the frame is {h}x{w} photosites (after cropping to even sides), too small to "
+                        "develop", "pass a raw frame of at least 2x2 photosites (one Bayer quad)")
+    return image
+
+
+def _read_any(path: Path, options: dict[str, object]) -> RawImage:
     suffix = path.suffix.lower()
     if suffix == ".png":
         return read_png_mosaic(path, **_only(path, options, {"cfa", "black", "white"}))

@@ -243,6 +243,20 @@ class TrainConfig:
             step -= stage.steps
         return self.stages[-1]
 
+    def input_paths(self) -> dict[str, list[str]]:
+        """The files and folders this run reads, by config key (what :func:`isplab.paths.check_apart` keeps
+        the run folder apart from)."""
+        unpaired = self.data.unpaired
+        found = {"data.path": [self.data.path], "init": [self.init], "data.camera": [self.data.camera],
+                 "data.stream.camera": [self.data.stream.camera if isinstance(self.data.stream.camera, str) else None],
+                 "data.unpaired.photos": [unpaired and unpaired.photos],
+                 "data.unpaired.val": [unpaired and unpaired.val]}
+        for i, stage in enumerate(self.stages):
+            for key in ("teacher", "target_data"):
+                value = stage.objective.kwargs.get(key)
+                found[f"stages[{i}].objective.kwargs.{key}"] = [value if isinstance(value, str) else None]
+        return {key: [v for v in values if v] for key, values in found.items() if any(values)}
+
     def with_total_steps(self, total: int) -> TrainConfig:
         """A copy whose stages are rescaled proportionally to ``total`` steps (each stage >= 1 step)."""
         from dataclasses import replace
@@ -259,9 +273,12 @@ class TrainConfig:
 def training_mode(config: dict[str, Any]) -> str:
     """How a run was trained, from its saved config (a checkpoint's ``config``): ``paired``, ``unpaired``, or
     ``semi-supervised (N pairs + unpaired)`` (shown by ``isplab eval`` and the challenge leaderboard)."""
-    objectives = [stage.get("objective") or {} for stage in config.get("stages") or []]
-    unpaired = [o.get("kwargs") or {} for o in objectives if o.get("name") == "unpaired"]
+    try:
+        objectives = [stage.get("objective") or {} for stage in config.get("stages") or []]
+        unpaired = [o.get("kwargs") or {} for o in objectives if o.get("name") == "unpaired"]
+        pairs = max((int(kw.get("pairs") or 0) for kw in unpaired), default=0)
+    except (AttributeError, TypeError, ValueError, OverflowError):  # a hand-made checkpoint's config
+        return "unknown"
     if not unpaired:
         return "paired"
-    pairs = max(int(kw.get("pairs") or 0) for kw in unpaired)
     return f"semi-supervised ({pairs} pairs + unpaired)" if pairs else "unpaired"

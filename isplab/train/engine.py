@@ -38,6 +38,7 @@ from isplab.config import dump_yaml, to_dict
 from isplab.data.splits import EvalSet
 from isplab.errors import IsplabError
 from isplab.evaluate import evaluate
+from isplab.locks import folder_lock
 from isplab.models import create_model
 from isplab.models.weights import init_from, load_checkpoint, load_weights, save_checkpoint
 from isplab.train.config import TrainConfig
@@ -204,8 +205,20 @@ def train(
     Args:
         resume: continue from ``run_dir/checkpoints/last.pt`` exactly where it stopped.
         stop_after: end this invocation after that global step (as if killed after a checkpoint).
+
+    The run folder is locked while this runs (``run_dir/.lock``, :func:`isplab.locks.folder_lock`): a second
+    process training it is refused; the lock of a process that died is taken over, with a warning.
     """
     run_dir = Path(run_dir)
+    _check_run_dir(run_dir, resume)
+    if os.environ.get("RANK", "0") != "0":  # rank 0 writes the run folder and holds its lock
+        return _train(cfg, run_dir, resume, stop_after, progress)
+    with folder_lock(run_dir, "training", lambda line: print(line, file=sys.stderr)):
+        return _train(cfg, run_dir, resume, stop_after, progress)
+
+
+def _train(cfg: TrainConfig, run_dir: Path, resume: bool, stop_after: int | None, progress: bool) -> TrainResult:
+    """:func:`train` once the run folder is locked (checked again: another process may have just left it)."""
     ckpt_dir = run_dir / "checkpoints"
     last = _check_run_dir(run_dir, resume)
     if resume:

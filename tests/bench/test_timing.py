@@ -4,7 +4,6 @@ torch nets."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -175,12 +174,10 @@ def test_cli_bench_checks_json_before_timing(tmp_path, monkeypatch, capsys, rais
         assert len(err.splitlines()) == 1 and expected in err, err
 
 
-def test_cli_bench_removes_stale_temp_files_beside_the_json(tmp_path, monkeypatch, raising):
+def test_cli_bench_removes_stale_temp_files_beside_the_json(tmp_path, monkeypatch, raising, stale_temp):
     import isplab.bench as bench
 
-    stale = tmp_path / ".b.json.abc123.tmp"
-    stale.write_text("{")
-    os.utime(stale, (0, 0))  # left by an interrupted earlier run
+    stale = stale_temp(tmp_path, "b.json")  # left by an interrupted earlier run
     monkeypatch.setattr(bench, "bench_tflite", raising(IsplabError("stop")))
     assert main(["bench", str(tmp_path / "m.tflite"), "--json", str(tmp_path / "b.json")]) == 2
     assert not stale.exists()

@@ -210,6 +210,19 @@ def test_markdown_names_each_models_starting_point():
     assert "Initialised from" not in Leaderboard(_with_classic(20.0, 24.0)).to_markdown()
 
 
+def test_names_from_result_files_are_never_html(tmp_path):
+    """A result file anyone can write names its model `<img onerror=...>`: both pages show it as text."""
+    hostile = "<img src=x onerror=alert(1)>&amp;"
+    board = Leaderboard([ModelResult(model=hostile, framework="<b>x</b>", psnr=20.0, ssim=0.5, delta_e=3.0,
+                                     crops=[str(tmp_path / "a.png")])], failures={"<script>y</script>": "`<i>`"})
+    md = board.to_markdown()
+    assert "<img" not in md and "<b>" not in md and "<script>" not in md
+    assert "&lt;img src=x onerror=alert(1)>&amp;amp;" in md
+    assert "- &lt;script>y&lt;/script>: `'<i>'`" in md  # an error stays in a code span it cannot close
+    page = board.to_html()
+    assert "<img src=x" not in page and "<script>y" not in page
+
+
 def test_accelerator_verdicts_become_columns_when_results_carry_them():
     accel = {"HTP compiled": "367/367 ops, 1 partition", "HTP parity": "fp16 70.3 dB", "GPU": "fully accelerated",
              "GPU parity": "fp16 66.0 dB, fp32 140.0 dB"}

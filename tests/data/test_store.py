@@ -169,8 +169,9 @@ def test_damaged_store_is_reported(tmp_path, synth):
     data = bytearray(shard.read_bytes())
     data[-1] ^= 0xFF
     shard.write_bytes(bytes(data))
-    check_store(store)  # headers are fine
-    with pytest.raises(DataError, match=r"train-00000\.rgb\.npy: shard contents do not match"):
+    with pytest.raises(DataError, match=r"train-00000\.rgb\.npy: contents do not match the recorded checksum"):
+        folder_splits(store).train.load_codes(0)  # every reader checks the shards (once per file version)
+    with pytest.raises(DataError, match=r"train-00000\.rgb\.npy: contents do not match"):
         check_store(store, deep=True)
     shard.unlink()
     with pytest.raises(DataError, match="shard of the store is missing"):
@@ -230,6 +231,41 @@ def test_worker_batches_equal_in_process_batches(synth):
         torch.testing.assert_close((raw, target), (raw1, target1), rtol=0, atol=0)
 
 
+def test_a_finished_pack_run_again_has_nothing_to_do(tmp_path, capsys):
+    folder = synthesize_dataset(tmp_path / "d", n=3, val=0, test=0, size=32)
+    argv = ["data", "pack", str(folder), "--out", str(tmp_path / "st")]
+    assert main(argv) == 0
+    index = (tmp_path / "st" / "index.json").read_bytes()
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert (tmp_path / "st" / "index.json").read_bytes() == index
+    target = folder / "fujifilm" / "0.png"
+    target.write_bytes(target.read_bytes())  # the source changed (new mtime): not "nothing to do" any more
+    import os
+
+    os.utime(target, ns=(1, 1))
+    assert main(argv) == 2
+    assert "is already a packed store. pass --overwrite" in capsys.readouterr().err
+
+
+def test_shards_are_verified_once_per_file_version(tmp_path, synth, monkeypatch):
+    import isplab.data.store as store_module
+
+    _, store = synth
+    calls = []
+    monkeypatch.setattr(store_module, "shard_crc", lambda a: calls.append(1) or pack_module.shard_crc(a))
+    monkeypatch.setattr("isplab.integrity._VERIFIED", set())
+    monkeypatch.setenv("ISPLAB_CACHE_DIR", str(tmp_path / "cache"))
+    folder_splits(store).train.load_codes(0)
+    first = len(calls)
+    assert first == 2 * 3  # every shard of the split (raw + rgb), hashed
+    folder_splits(store).train.load_codes(0)
+    monkeypatch.setattr("isplab.integrity._VERIFIED", set())  # a new process: the cache still knows them
+    folder_splits(store).train.load_codes(1)
+    assert len(calls) == first
+
+
 def test_cli_pack_honours_shard_pairs_and_workers(tmp_path, synth, monkeypatch, capsys):
     folder, reference = synth
     pools = []
@@ -254,8 +290,8 @@ def test_cli_pack_honours_shard_pairs_and_workers(tmp_path, synth, monkeypatch, 
         assert len(a) == len(b)
         for i in range(len(a)):
             torch.testing.assert_close(a[i], b[i], rtol=0, atol=0)
-    assert main(["data", "pack", str(folder), "--out", str(out)]) == 2  # no --overwrite: one-line error
-    err = capsys.readouterr().err.strip()
+    assert main(["data", "pack", str(folder), "--out", str(out), "--shard-pairs", "3"]) == 2  # other shards, no
+    err = capsys.readouterr().err.strip()  # --overwrite: one-line error
     assert len(err.splitlines()) == 1 and "--overwrite" in err
     assert main(["data", "pack", str(folder), "--out", str(tmp_path / "bad"), "--shard-pairs", "0"]) == 2
     assert "shard_pairs 0 must be >= 1" in capsys.readouterr().err and not (tmp_path / "bad").exists()
@@ -398,10 +434,11 @@ def test_damaged_and_unfinished_stores_name_the_fix(tmp_path, synth):
     data = bytearray(shard.read_bytes())
     data[-1] ^= 0xFF
     shard.write_bytes(bytes(data))
-    assert StoredPairs(store, "val").validate().count == 3  # a shallow check reads headers only
-    with pytest.raises(DataError, match=rf"^{shard}: shard contents do not match its checksum\. the store is "
-                                        r"damaged: re-pack it with --overwrite$"):
-        StoredPairs(store, "val").validate(deep=True)
+    for deep in (False, True):  # every shard is verified when first mapped (once per file version)
+        with pytest.raises(DataError, match=rf"^{shard}: contents do not match the recorded checksum \(the file is "
+                                            r"damaged or was changed\)\. run `isplab data pack DIR --out STORE "
+                                            r"--overwrite` to re-pack the damaged store$"):
+            StoredPairs(store, "val").validate(deep=deep)
     shard.unlink()
     with pytest.raises(DataError, match=rf"^{shard}: shard of the store is missing\. re-pack the dataset "
                                         r"\(`isplab data pack DIR --out STORE --overwrite`\)$"):

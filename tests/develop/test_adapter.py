@@ -110,6 +110,25 @@ def test_an_exported_tflite_carries_the_domain_and_develops_as_its_checkpoint(tm
     assert info["adapter"].startswith("not applied")
 
 
+def test_neutral_values_on_the_command_line(tmp_path, mosaic, write_png16, capsys):
+    """`--neutral B,G,R,G`: the option the estimators' "pass the neutral explicitly" names; a saturated frame
+    (no unsaturated pixel to estimate from) develops with it."""
+    saturated = write_png16(tmp_path / "white.png", np.full((32, 32), 1020))
+    argv = ["develop", str(saturated), "--weights", "pretrained:smallnet", "--out", str(tmp_path / "o"), "--quiet"]
+    assert main([*argv, "--neutral", "white-patch"]) == 1
+    err = capsys.readouterr().err
+    assert "white-patch estimate of its neutral; pass the neutral explicitly: --neutral B,G,R,G" in err
+    assert "Traceback" not in err and "Warning" not in err and len(err.strip().splitlines()) == 1
+    assert main([*argv, "--neutral", "0.5,1,0.6,1"]) == 0
+    info = json.loads(Image.open(tmp_path / "o" / "white.png").text["isplab.adapter"])
+    assert info["neutral_method"] == "given" and info["source_neutral"] == [0.5, 1.0, 0.6, 1.0]
+    with pytest.raises(SystemExit):
+        main([*argv, "--neutral", "0.5,1,0"])
+    assert "4 values B,G,R,G" in capsys.readouterr().err
+    with pytest.raises(IsplabError, match="needs 4 positive finite values"):
+        check_settings(DevelopSettings(neutral=(0.5, -1.0, 0.6, 1.0)))
+
+
 # ---- colour spaces, profiles and automatic exposure ------------------------------------------------------
 
 CM = np.array([[0.95, -0.2, -0.12], [-0.42, 1.25, 0.12], [-0.06, 0.22, 0.62]])  # XYZ -> camera, D65 light

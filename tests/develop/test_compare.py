@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import re
 
 import numpy as np
@@ -65,16 +64,12 @@ def test_bad_out_and_options_fail_before_any_model_loads(tmp_path, monkeypatch, 
 
 
 def test_every_model_loads_before_any_panel_and_stale_temps_go(tmp_path, monkeypatch, capsys, raising, mosaic,
-                                                                write_png16):
+                                                                write_png16, stale_temp):
     import isplab.develop.compare as compare_mod
 
     monkeypatch.setattr(compare_mod, "develop_image", raising(AssertionError("developed before every model loaded")))
     crops = tmp_path / "r" / "cmp-crops"
-    crops.mkdir(parents=True)
-    stale = [tmp_path / "r" / ".cmp.html.abc.tmp", crops / ".00-raw.png.abc.tmp"]
-    for path in stale:
-        path.write_bytes(b"half a file")
-        os.utime(path, (0, 0))  # left by an interrupted earlier run
+    stale = [stale_temp(tmp_path / "r", "cmp.html"), stale_temp(crops, "00-raw.png")]  # an interrupted run's
     raw = write_png16(tmp_path / "shot.png", mosaic())
     assert main(["compare", str(raw), "--weights", str(tmp_path / "missing.pt"),
                  "--out", str(tmp_path / "r" / "cmp.html")]) == 2

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -161,12 +159,9 @@ def test_tile_0_is_never_the_default_tile(runner):
     assert tile_size(runner, DevelopSettings(tile=None)) == 512
 
 
-def test_skipped_files_go_to_stderr_and_stale_temps_are_removed(tmp_path, runner, capsys):
+def test_skipped_files_go_to_stderr_and_stale_temps_are_removed(tmp_path, runner, capsys, stale_temp):
     out = tmp_path / "out"
-    out.mkdir()
-    stale = out / ".shot.png.abc123.tmp"
-    stale.write_bytes(b"half a picture")
-    os.utime(stale, (0, 0))  # left by an interrupted earlier run
+    stale = stale_temp(out, "shot.png")  # left by an interrupted earlier run
     summary = develop_many([tmp_path / "missing.png"], runner, out, progress=False)
     assert not summary.ok and not stale.exists()
     captured = capsys.readouterr()

@@ -258,12 +258,10 @@ def test_cli_checks_options_and_out_before_loading_the_model(tmp_path, monkeypat
     assert len(err.splitlines()) == 1 and expected in err, err
 
 
-def test_cli_removes_stale_temp_files_beside_the_model(tmp_path, monkeypatch, raising):
+def test_cli_removes_stale_temp_files_beside_the_model(tmp_path, monkeypatch, raising, stale_temp):
     import isplab.export.sources as sources
 
-    stale = tmp_path / ".m.tflite.abc123.tmp"
-    stale.write_bytes(b"half a model")
-    os.utime(stale, (0, 0))  # left by an interrupted earlier export
+    stale = stale_temp(tmp_path, "m.tflite")  # left by an interrupted earlier export
     monkeypatch.setattr(sources, "load_export_model", raising(IsplabError("stop")))
     assert main(["export", "--model", "smallnet", "--out", str(tmp_path / "m.tflite")]) == 2
     assert not stale.exists()

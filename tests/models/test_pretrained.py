@@ -28,7 +28,8 @@ def test_required_models_ship_within_the_package_budget():
     cards = [weight_card(n) for n in SHIPPED]
     assert all(c.kind == "shipped" and c.default and c.name == f"{c.model}.embedded" for c in cards)
     folder = importlib.resources.files("isplab").joinpath("weights")
-    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == sorted(c.file for c in cards)  # nothing else
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == sorted([*(c.file for c in cards),
+                                                                             "SHA256SUMS"])  # nothing else
     assert sum(c.path().stat().st_size for c in cards) <= 5 * 2**20
 
 
@@ -99,3 +100,46 @@ def test_training_from_init_starts_at_the_pretrained_weights(tmp_path):
     shipped = isplab.create_model("mialgo_3conv", pretrained=True)
     for a, b in zip(tuned.state_dict().values(), shipped.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+def test_shipped_weights_match_their_manifest_and_a_damaged_file_is_refused(tmp_path, monkeypatch, capsys):
+    """The manifest lists exactly the shipped files with their digests (it fails after retraining until
+    `python tools/pretrain.py --manifest` is run); one flipped bit in a tensor, which safetensors' own header
+    checks cannot see, is a one-line error on load, and so in `isplab develop`'s default model choice."""
+    import shutil
+
+    import isplab.models.cards as cards
+    from isplab.cli import main
+    from isplab.integrity import read_manifest, sha256_file
+    from isplab.models.weights import best_pretrained, load_checkpoint, pretrained_path
+
+    folder = pretrained_path("smallnet").parent
+    manifest = read_manifest(folder)
+    assert set(manifest) == {p.name for p in folder.glob("*.safetensors")} == {weight_card(n).file for n in SHIPPED}
+    assert all(sha256_file(folder / name) == digest for name, digest in manifest.items())
+    copy = tmp_path / "weights"
+    shutil.copytree(folder, copy)
+    monkeypatch.setattr(cards, "shipped_folder", lambda: copy)
+    monkeypatch.setenv("ISPLAB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr("isplab.integrity._VERIFIED", set())
+    damaged = copy / weight_card("smallnet").file
+    assert pretrained_path("smallnet") == damaged
+    load_checkpoint(damaged)
+    data = bytearray(damaged.read_bytes())
+    data[-5] ^= 0x01  # one flipped bit inside the last tensor: safetensors would load it silently
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(IsplabError, match=r"smallnet\.embedded\.safetensors: contents do not match the recorded "
+                                          r"checksum.*reinstall.*tools/pretrain\.py --manifest"):
+        load_checkpoint(damaged)
+    with pytest.raises(IsplabError, match="contents do not match the recorded checksum"):
+        best_pretrained()  # reads every card's scores: verified too
+    raw = tmp_path / "x.raw"
+    raw.write_bytes(bytes(64 * 64 * 2))
+    argv = ["develop", str(raw), "--weights", "pretrained:smallnet", "--width", "64", "--height", "64",
+            "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "contents do not match the recorded checksum" in err[0], err
+    (copy / "SHA256SUMS").unlink()
+    with pytest.raises(IsplabError, match=r"is not listed in .*SHA256SUMS"):
+        load_checkpoint(damaged)

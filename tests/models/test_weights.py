@@ -91,3 +91,77 @@ def test_unreadable_checkpoint_names_its_permissions(tmp_path, monkeypatch) -> N
     with pytest.raises(IsplabError, match=r"locked.pt: cannot read this file \(permission denied\)\. Fix its "
                                           r"permissions"):
         load_checkpoint(path)
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return exec, (f"open({str(self.marker)!r}, 'w').write('ran')",)
+
+
+def test_checkpoints_load_as_data_only(tmp_path) -> None:
+    marker = tmp_path / "ran"
+    path = tmp_path / "shared.pt"
+    torch.save({**model_checkpoint("smallnet", {}, create_model("smallnet")), "x": _Payload(marker)}, path)
+    with pytest.raises(IsplabError) as err:
+        load_checkpoint(path)
+    assert not marker.exists()
+    assert str(err.value) == (f"{path}: refused: loading it would run code (it names exec); isplab loads weights "
+                              "as data only. Use a file written by isplab or torch.save(model.state_dict()), "
+                              "or convert foreign weights with `isplab import`")
+    path.write_bytes(b"\x80\x02not a pickle")  # merely corrupt: no talk of code
+    with pytest.raises(IsplabError, match=r"shared\.pt: not a readable isplab checkpoint \(UnpicklingError\)"):
+        load_checkpoint(path)
+
+
+def test_every_checkpoint_isplab_writes_loads_as_data_only(tmp_path) -> None:
+    """A training run's checkpoint (optimizer, scheduler, RNG, EMA, AMP scaler, config): plain data."""
+    from isplab.train.config import EmaConfig, StageConfig, TrainConfig
+    from isplab.train.engine import train
+
+    cfg = TrainConfig(model="mialgo_3conv", stages=[StageConfig(steps=2)], val_every=2, ckpt_every=1,
+                      ema=EmaConfig(decay=0.5))
+    cfg.data.batch_size, cfg.data.stream.eval_cameras, cfg.data.val_max = 2, 1, 1
+    train(cfg, tmp_path / "run", progress=False)
+    for name in ("last.pt", "best.pt"):
+        state = torch.load(tmp_path / "run" / "checkpoints" / name, weights_only=True)
+        assert {"optimizer", "scheduler", "rng", "ema", "live_model", "amp_scaler", "config"} <= set(state)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"model_kwargs": [1, 2]}, "damaged checkpoint: model_kwargs is [1, 2], not a mapping of option names"),
+    ({"model_kwargs": {"foo": 3}}, "model 'smallnet' has no option 'foo'; its options: channels. Fix model_kwargs"),
+    ({"model_kwargs": {"channels": -4}}, "model 'smallnet' cannot be built with {'channels': -4}"),
+    ({"raw_domain": [1, 2, 3]}, "damaged checkpoint: raw_domain is [1, 2, 3], not a mapping"),
+    ({"raw_domain": "x" * 500}, "damaged checkpoint: raw_domain is 'xxxxxxx"),
+    ({"raw_domain": {"black": "dark"}}, "its raw_domain is unusable (could not convert string to float"),
+    ({"model_name": 7}, "damaged checkpoint: model_name is 7, not a model name"),
+    ({"model_name": "nope"}, "unknown model 'nope'"),
+    ({"model": [1, 2]}, "damaged checkpoint: model is not a state dict (name -> tensor)"),
+    ({"step": "ten"}, "damaged checkpoint: step is 'ten', not a count of steps"),
+    ({"config": {"data": [1]}}, "damaged checkpoint: config is {'data': [1]}, not a training config mapping"),
+])
+def test_crafted_checkpoint_fields_are_one_line_errors_naming_the_file(tmp_path, change, message) -> None:
+    path = tmp_path / "crafted.pt"
+    torch.save({**model_checkpoint("smallnet", {}, create_model("smallnet")), **change}, path)
+    with pytest.raises(IsplabError) as err:
+        load_model_from_checkpoint(path)
+    text = str(err.value)
+    assert text.startswith(f"{path}: ") and message in text and "\n" not in text and len(text) < 400, text
+
+
+def test_crafted_and_damaged_safetensors_cards_are_one_line_errors(tmp_path) -> None:
+    """A card's metadata is checked like a .pt's fields; a damaged header (safetensors' own check) is one line."""
+    card = save_checkpoint(tmp_path / "c.safetensors", {**model_checkpoint("smallnet", {}, create_model("smallnet")),
+                                                        "model_kwargs": [1, 2]})
+    with pytest.raises(IsplabError, match=r"c\.safetensors: damaged checkpoint: model_kwargs is \[1, 2\]"):
+        load_model_from_checkpoint(card)
+    data = bytearray(card.read_bytes())
+    data[10:20] = b"\xff" * 10  # inside the JSON header
+    card.write_bytes(bytes(data))
+    with pytest.raises(IsplabError) as err:
+        load_model_from_checkpoint(card)
+    text = str(err.value)
+    assert text.startswith(f"{card}: not a readable safetensors weights file (") and "\n" not in text

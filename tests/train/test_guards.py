@@ -116,13 +116,7 @@ def test_resuming_another_models_run_names_both_models_before_any_work(tmp_path,
         train(TrainConfig(model="mialgo_3conv"), tmp_path / "r", resume=True, progress=False)
 
 
-def test_stale_temp_files_are_removed_at_the_next_run(tmp_path, data_dir):
-    import os
-
-    ckpt = tmp_path / "r" / "checkpoints"
-    ckpt.mkdir(parents=True)
-    stale = ckpt / ".last.pt.abc123.tmp"
-    stale.write_bytes(b"half a checkpoint")
-    os.utime(stale, (0, 0))  # left by an interrupted earlier process
+def test_stale_temp_files_are_removed_at_the_next_run(tmp_path, data_dir, stale_temp):
+    stale = stale_temp(tmp_path / "r" / "checkpoints", "last.pt")  # left by an interrupted earlier process
     train(config(data_dir, [StageConfig(steps=1)]), tmp_path / "r", progress=False)
     assert not stale.exists()
