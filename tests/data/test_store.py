@@ -162,13 +162,17 @@ def test_bad_input_names_the_file_and_the_fix(tmp_path):
     assert not (tmp_path / "st").exists()
 
 
+def _flip_last_byte(path):
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 def test_damaged_store_is_reported(tmp_path, synth):
     folder, _ = synth
     store = pack_dataset(folder, tmp_path / "st", progress=False)
     shard = store / "shards" / "train-00000.rgb.npy"
-    data = bytearray(shard.read_bytes())
-    data[-1] ^= 0xFF
-    shard.write_bytes(bytes(data))
+    _flip_last_byte(shard)
     with pytest.raises(DataError, match=r"train-00000\.rgb\.npy: contents do not match the recorded checksum"):
         folder_splits(store).train.load_codes(0)  # every reader checks the shards (once per file version)
     with pytest.raises(DataError, match=r"train-00000\.rgb\.npy: contents do not match"):
@@ -431,9 +435,7 @@ def test_damaged_and_unfinished_stores_name_the_fix(tmp_path, synth):
     folder, _ = synth
     store = pack_dataset(folder, tmp_path / "st", progress=False)
     shard = store / "shards" / "val-00000.rgb.npy"
-    data = bytearray(shard.read_bytes())
-    data[-1] ^= 0xFF
-    shard.write_bytes(bytes(data))
+    _flip_last_byte(shard)
     for deep in (False, True):  # every shard is verified when first mapped (once per file version)
         with pytest.raises(DataError, match=rf"^{shard}: contents do not match the recorded checksum \(the file is "
                                             r"damaged or was changed\)\. run `isplab data pack DIR --out STORE "
